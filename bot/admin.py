@@ -1,0 +1,118 @@
+"""The operator's dashboard: deliveries, posts, photos, labels and replies."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.html import format_html
+
+from bot.models import Delivery, Label, Photo, Reply, Tweet
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records come from X and the pipeline; operators browse them, they don't type them in."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "received_at", "outcome", "kinds", "new_tweets", "size", "detail"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(new_tweet_count=Count("tweets"))
+
+    @admin.display(description="new posts", ordering="new_tweet_count")
+    def new_tweets(self, obj: Delivery) -> int:
+        return obj.new_tweet_count
+    list_filter = ["outcome", "received_at"]
+    search_fields = ["detail", "for_user_id"]
+    date_hierarchy = "received_at"
+    exclude = ["body"]
+    readonly_fields = ["body_text"]
+
+    @admin.display(description="event kinds")
+    def kinds(self, obj: Delivery) -> str:
+        return ", ".join(obj.event_kinds)
+
+    @admin.display(description="body")
+    def body_text(self, obj: Delivery) -> str:
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", bytes(obj.body).decode("utf-8", "replace"))
+
+
+class PhotoInline(admin.TabularInline):
+    model = Photo
+    extra = 0
+    fields = ["position", "media_type", "is_thumbnail", "status", "file", "size", "label_list", "last_error"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    @admin.display(description="labels")
+    def label_list(self, obj: Photo) -> str:
+        return ", ".join(str(label) for label in obj.labels.all())
+
+
+@admin.register(Tweet)
+class TweetAdmin(ReadOnlyAdmin):
+    list_display = ["tweet_id", "received_at", "author", "status", "summoned_by", "photo_count", "attempts", "last_error"]
+    list_filter = ["status", "is_own", "is_repost", "is_quote", "mentions_bot", "replies_to_bot", "received_at"]
+    search_fields = ["tweet_id", "author_username", "author_id", "text"]
+    date_hierarchy = "received_at"
+    list_select_related = ["delivery"]
+    inlines = [PhotoInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("photos")
+
+    @admin.display(description="author", ordering="author_username")
+    def author(self, obj: Tweet):
+        return format_html('<a href="{}" rel="noopener" target="_blank">@{}</a>', obj.url, obj.author_username or obj.author_id)
+
+    @admin.display(description="why")
+    def summoned_by(self, obj: Tweet) -> str:
+        if obj.skip_reason:
+            return f"skipped: {obj.skip_reason}"
+        reasons = [name for flag, name in ((obj.mentions_bot, "mention"), (obj.replies_to_bot, "reply"), (obj.quotes_bot, "quote")) if flag]
+        return ", ".join(reasons)
+
+    @admin.display(description="photos")
+    def photo_count(self, obj: Tweet) -> int:
+        return len(obj.photos.all())
+
+
+class LabelInline(admin.TabularInline):
+    model = Label
+    extra = 0
+    fields = ["name", "confidence", "parents", "categories", "is_moderation"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Photo)
+class PhotoAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "media_type", "is_thumbnail", "status", "flagged", "size", "last_error"]
+    list_filter = ["status", "media_type", "flagged"]
+    search_fields = ["tweet__tweet_id", "source_url"]
+    list_select_related = ["tweet"]
+    inlines = [LabelInline]
+
+
+@admin.register(Label)
+class LabelAdmin(ReadOnlyAdmin):
+    list_display = ["name", "confidence", "is_moderation", "photo"]
+    list_filter = ["is_moderation"]
+    search_fields = ["name"]
+    list_select_related = ["photo__tweet"]
+
+
+@admin.register(Reply)
+class ReplyAdmin(ReadOnlyAdmin):
+    list_display = ["tweet", "status", "text", "reply_tweet_id", "attempts", "last_error", "posted_at"]
+    list_filter = ["status"]
+    search_fields = ["tweet__tweet_id", "text", "reply_tweet_id"]
+    list_select_related = ["tweet"]

@@ -1,0 +1,125 @@
+"""Try the whole bot without X: a signed mention with a local photo goes through the webhook.
+
+The photo is served from a loopback HTTP server that is allow-listed for this run only,
+so the real download, validation, storage and recognition steps run. The reply is a
+dry run unless --post is given (which needs X credentials). Without AWS credentials
+the tweet ends failed with a plain reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import mimetypes
+import os
+import secrets
+import threading
+import time
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.test import Client
+
+from bot.models import Tweet
+from bot.signatures import signature_for
+
+BOT_ID, BOT_NAME = "1", "imagebot"
+
+
+class _PhotoHandler(BaseHTTPRequestHandler):
+    def __init__(self, *args, photo: bytes, content_type: str, **kwargs):
+        self.photo, self.content_type = photo, content_type
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(self.photo)))
+        self.end_headers()
+        self.wfile.write(self.photo)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class Command(BaseCommand):
+    help = "Feed a realistic signed mention with a local photo through the webhook; print the labels and the reply."
+
+    def add_arguments(self, parser):
+        parser.add_argument("photo", help="path to an image file")
+        parser.add_argument("--text", default=f"@{BOT_NAME} what do you see?", help="the post's text")
+        parser.add_argument("--username", default="try_user", help="the author's handle")
+        parser.add_argument("--post", action="store_true", help="really post the reply (needs X credentials)")
+
+    def handle(self, *args, photo, text, username, post, **options):
+        path = Path(photo)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {photo}: {exc}") from None
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_PhotoHandler, photo=data, content_type=content_type))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        secret = os.environ.get("X_CONSUMER_SECRET") or secrets.token_urlsafe(24)
+        try:
+            with _environ(IMAGEBOT_MEDIA_URL_PREFIXES=base, IMAGEBOT_DISPATCH="inline", X_CONSUMER_SECRET=secret, X_DRY_RUN="0" if post else "1"):
+                tweet_id = str(1_800_000_000_000_000_000 + time.time_ns() // 1000 % 10**15)
+                body = json.dumps(_mention(tweet_id, text, username, f"{base}photo{path.suffix}")).encode()
+                host = next((h for h in settings.ALLOWED_HOSTS if h not in ("*",) and not h.startswith(".")), "localhost")
+                response = Client().post(
+                    "/webhooks/x/", body, content_type="application/json", HTTP_HOST=host, HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature_for(secret, body)
+                )
+        finally:
+            server.shutdown()
+        if response.status_code != 200:
+            raise CommandError(f"the webhook answered {response.status_code}: {response.content.decode(errors='replace')}")
+        self._report(Tweet.objects.get(tweet_id=tweet_id))
+
+    def _report(self, tweet: Tweet) -> None:
+        self.stdout.write(f"tweet {tweet.tweet_id}: {tweet.status}" + (f" ({tweet.last_error})" if tweet.last_error else ""))
+        for photo in tweet.photos.prefetch_related("labels"):
+            labels = ", ".join(f"{label.name} {label.confidence:.1f}%" for label in photo.labels.all() if not label.is_moderation)
+            flagged = " [flagged]" if photo.flagged else ""
+            self.stdout.write(f"photo {photo.position + 1}: {photo.status}{flagged}" + (f": {labels}" if labels else "") + (f" ({photo.last_error})" if photo.last_error else ""))
+        reply = getattr(tweet, "reply", None)
+        if reply is not None:
+            self.stdout.write(f"reply ({reply.get_status_display()}): {reply.text}" + (f" [X id {reply.reply_tweet_id}]" if reply.reply_tweet_id else ""))
+
+
+def _mention(tweet_id: str, text: str, username: str, photo_url: str) -> dict:
+    """An Account Activity delivery of one post mentioning the bot, as X shapes it."""
+    start = text.find(f"@{BOT_NAME}")
+    mentions = [{"screen_name": BOT_NAME, "id_str": BOT_ID, "indices": [start, start + len(BOT_NAME) + 1]}] if start >= 0 else []
+    return {
+        "for_user_id": BOT_ID,
+        "tweet_create_events": [
+            {
+                "created_at": time.strftime("%a %b %d %H:%M:%S +0000 %Y", time.gmtime()),
+                "id_str": tweet_id,
+                "text": text,
+                "display_text_range": [0, len(text)],
+                "truncated": False,
+                "user": {"id_str": "2", "screen_name": username, "name": username},
+                "entities": {"user_mentions": mentions, "hashtags": [], "urls": []},
+                "extended_entities": {"media": [{"id_str": tweet_id, "type": "photo", "media_url_https": photo_url}]},
+            }
+        ],
+    }

@@ -1,0 +1,328 @@
+"""Safe download of tweet photos and their preparation for AWS Rekognition.
+
+`fetch_image(url)` is the whole job: `download(url)` then `prepare_image(data)`.
+
+Downloading only ever touches URLs under one of `conf.media_url_prefixes()`
+(http/https, no user@ part), follows at most MAX_REDIRECTS redirects itself and
+checks each target against the same allow-list, uses `conf.media_timeout()`, and
+stops reading as soon as more than `conf.media_max_bytes()` have arrived.
+
+Preparing decodes the bytes with Pillow, refuses images with more pixels than
+`conf.media_max_pixels()` from the header alone (before any pixel is decoded), and
+returns JPEG or PNG bytes within Rekognition's limits: at most 5 MB and 80 to
+10000 pixels a side. JPEG and PNG that already fit are passed through untouched.
+
+Every failure is a MediaError whose `permanent` flag says whether a later retry
+could succeed (timeouts, connection errors, 5xx and 429 are temporary).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bot import conf
+
+logger = logging.getLogger(__name__)
+
+MAX_OUTPUT_BYTES = 5 * 1024 * 1024
+MIN_SIDE = 80
+MAX_SIDE = 10000
+MAX_REDIRECTS = 3
+JPEG_QUALITIES = (90, 80, 70, 60)
+SHRINK_FACTOR = 0.75
+CHUNK_SIZE = 64 * 1024
+
+# Formats whose bytes Rekognition takes as they are. MPO is what Pillow calls the
+# JPEG files many phone cameras write (a JPEG with extra preview images appended).
+_PASS_THROUGH = {"JPEG": {"L", "RGB"}, "MPO": {"L", "RGB"}, "PNG": None}  # None: any mode
+_EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
+_TEMPORARY_STATUSES = {408, 429}
+
+
+class MediaError(Exception):
+    """A photo that could not be downloaded or used; `permanent` says whether retrying is pointless."""
+
+    def __init__(self, reason: str, *, permanent: bool):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    content: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    source_format: str
+    converted: bool
+
+
+def make_session() -> requests.Session:
+    """The one place media requests get their session; tests and callers may replace it."""
+    session = requests.Session()
+    session.headers.update({"Accept": "image/*", "Accept-Encoding": "identity"})
+    return session
+
+
+# --- Download ---------------------------------------------------------------------
+
+def url_allowed(url: str) -> bool:
+    """True if url is http(s), has no user@ part and starts with an allow-listed prefix."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme not in {"http", "https"} or "@" in parts.netloc:
+        return False
+    return any(_under_prefix(url, parts.netloc, prefix) for prefix in conf.media_url_prefixes())
+
+
+def _under_prefix(url: str, netloc: str, prefix: str) -> bool:
+    # Comparing hosts too keeps a prefix written without its trailing slash
+    # ("https://pbs.twimg.com") from letting "https://pbs.twimg.com.evil.example/" through.
+    return url.startswith(prefix) and netloc == urlsplit(prefix).netloc
+
+
+def download(url: str) -> bytes:
+    """The body at url, or MediaError. At most conf.media_max_bytes() are read."""
+    if not url_allowed(url):
+        raise MediaError(f"URL outside the allow-list: {url}", permanent=True)
+    session = make_session()
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            response = _get(session, url)
+            try:
+                if not response.is_redirect:
+                    return _read_body(response, url)
+                url = urljoin(url, response.headers["Location"])
+            finally:
+                response.close()
+            if not url_allowed(url):
+                raise MediaError(f"redirect outside the allow-list: {url}", permanent=True)
+        raise MediaError(f"too many redirects (more than {MAX_REDIRECTS}), last: {url}", permanent=True)
+    finally:
+        session.close()
+
+
+def _get(session: requests.Session, url: str) -> requests.Response:
+    try:
+        return session.get(url, timeout=conf.media_timeout(), stream=True, allow_redirects=False)
+    except requests.Timeout:
+        raise MediaError(f"timed out fetching {url}", permanent=False) from None
+    except requests.ConnectionError as exc:
+        raise MediaError(f"connection error fetching {url}: {type(exc).__name__}", permanent=False) from None
+    except requests.RequestException as exc:
+        raise MediaError(f"cannot fetch {url}: {type(exc).__name__}", permanent=True) from None
+
+
+def _read_body(response: requests.Response, url: str) -> bytes:
+    _check_status(response.status_code, url)
+    _check_content_type(response.headers.get("Content-Type", ""))
+    cap = conf.media_max_bytes()
+    declared = _content_length(response)
+    if declared is not None and declared > cap:
+        raise MediaError(f"image too large: {declared} bytes > cap {cap}", permanent=True)
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+            body += chunk
+            if len(body) > cap:
+                raise MediaError(f"image too large: more than cap {cap} bytes", permanent=True)
+    except requests.RequestException as exc:  # read timeouts arrive here as ConnectionError
+        raise MediaError(f"download interrupted from {url}: {type(exc).__name__}", permanent=False) from None
+    return bytes(body)
+
+
+def _check_status(status: int, url: str) -> None:
+    if status == 200:
+        return
+    temporary = status >= 500 or status in _TEMPORARY_STATUSES
+    raise MediaError(f"HTTP {status} for {url}", permanent=not temporary)
+
+
+def _check_content_type(header: str) -> None:
+    """Refuse types that are clearly not images; Pillow has the final word on the rest."""
+    content_type = header.split(";")[0].strip().lower()
+    main, _, sub = content_type.partition("/")
+    clearly_not = main in {"text", "audio", "video", "multipart", "font", "model", "message"} or (
+        main == "application" and any(word in sub for word in ("json", "xml", "html", "javascript", "pdf"))
+    )
+    if clearly_not:
+        raise MediaError(f"not an image ({content_type})", permanent=True)
+
+
+def _content_length(response: requests.Response) -> int | None:
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
+# --- Preparation ------------------------------------------------------------------
+
+def prepare_image(data: bytes) -> PreparedImage:
+    """Check data is a usable image and return it as JPEG/PNG within Rekognition's limits."""
+    _verify(data)
+    with _open(data) as image:  # verify() leaves an image unusable, so open again
+        _decode(image)
+        if _fits_as_is(image, data):
+            output_format = "JPEG" if image.format == "MPO" else image.format
+            return _prepared(data, output_format, image.size, source_format=image.format, converted=False)
+        try:
+            return _convert(image)
+        except MediaError:
+            raise
+        except Exception as exc:  # e.g. a mode Pillow cannot turn into RGB, or broken EXIF
+            reason = f"cannot convert {image.format} {image.mode} image: {exc}"
+            raise MediaError(reason, permanent=True) from None
+
+
+def fetch_image(url: str) -> PreparedImage:
+    return prepare_image(download(url))
+
+
+def _open(data: bytes) -> Image.Image:
+    """Open data reading only its header, and refuse it if it has too many pixels."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"decompression bomb: {exc}", permanent=True) from None
+    except UnidentifiedImageError:
+        raise MediaError("not an image (unknown format)", permanent=True) from None
+    except Exception as exc:  # Pillow raises many types on hostile input
+        raise MediaError(f"not an image ({type(exc).__name__}: {exc})", permanent=True) from None
+    pixels = image.width * image.height
+    limit = _max_pixels()
+    if pixels > limit:
+        image.close()
+        raise MediaError(f"decompression bomb: {pixels} pixels > {limit}", permanent=True)
+    return image
+
+
+def _max_pixels() -> int:
+    # Pillow warns above its own global limit; honour it as well, without changing it.
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    return min(conf.media_max_pixels(), pillow_limit) if pillow_limit else conf.media_max_pixels()
+
+
+def _verify(data: bytes) -> None:
+    with _open(data) as image:
+        try:
+            image.verify()
+        except Exception as exc:
+            raise MediaError(f"corrupt {image.format} image: {exc}", permanent=True) from None
+
+
+def _decode(image: Image.Image) -> None:
+    try:
+        image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"decompression bomb: {exc}", permanent=True) from None
+    except Exception as exc:
+        raise MediaError(f"corrupt {image.format} image: {exc}", permanent=True) from None
+
+
+def _fits_as_is(image: Image.Image, data: bytes) -> bool:
+    if image.format not in _PASS_THROUGH:
+        return False
+    modes = _PASS_THROUGH[image.format]
+    return (
+        (modes is None or image.mode in modes)
+        and len(data) <= MAX_OUTPUT_BYTES
+        and all(MIN_SIDE <= side <= MAX_SIDE for side in image.size)
+    )
+
+
+def _convert(image: Image.Image) -> PreparedImage:
+    upright = ImageOps.exif_transpose(image)
+    transparent = _has_transparency(upright)
+    upright = _resize_into_limits(_to_mode(upright, "RGBA" if transparent else "RGB"))
+    output_format, content, result = _encode(upright, transparent=transparent)
+    logger.info("converted %s %s to %s %s", image.format, image.size, output_format, result.size)
+    return _prepared(content, output_format, result.size, source_format=image.format, converted=True)
+
+
+def _prepared(
+    content: bytes, output_format: str, size: tuple[int, int], *, source_format: str, converted: bool
+) -> PreparedImage:
+    return PreparedImage(
+        content=content,
+        content_type=Image.MIME[output_format],
+        extension=_EXTENSIONS[output_format],
+        width=size[0],
+        height=size[1],
+        source_format=source_format,
+        converted=converted,
+    )
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    """True if some pixel is not fully opaque (an alpha channel that is all 255 does not count)."""
+    if not image.has_transparency_data:
+        return False
+    alpha = image.convert("RGBA").getchannel("A")
+    return alpha.getextrema()[0] < 255
+
+
+def _to_mode(image: Image.Image, mode: str) -> Image.Image:
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16/32-bit greyscale: convert() would clip everything above 255 to white, so scale first.
+        image = image.convert("I").point(lambda value: value / 256).convert("L")
+    return image if image.mode == mode else image.convert(mode)
+
+
+def _resize_into_limits(image: Image.Image) -> Image.Image:
+    width, height = image.size
+    scale = 1.0
+    if max(width, height) > MAX_SIDE:
+        scale = MAX_SIDE / max(width, height)
+    elif min(width, height) < MIN_SIDE:
+        scale = MIN_SIDE / min(width, height)
+    size = tuple(min(MAX_SIDE, max(MIN_SIDE, round(side * scale))) for side in (width, height))
+    return image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _encode(image: Image.Image, *, transparent: bool) -> tuple[str, bytes, Image.Image]:
+    """(format, bytes, image encoded): PNG if transparency matters and fits, otherwise a JPEG that fits."""
+    if transparent:
+        content = _save(image, "PNG")
+        if len(content) <= MAX_OUTPUT_BYTES:
+            return "PNG", content, image
+    content, image = _encode_jpeg_under_limit(_flatten(image))
+    return "JPEG", content, image
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB for JPEG; transparent pixels become white."""
+    if image.mode != "RGBA":
+        return image
+    background = Image.new("RGB", image.size, "white")
+    background.paste(image, mask=image.getchannel("A"))
+    return background
+
+
+def _encode_jpeg_under_limit(image: Image.Image) -> tuple[bytes, Image.Image]:
+    """JPEG bytes within MAX_OUTPUT_BYTES, lowering the quality, then the size, until they fit."""
+    while True:
+        for quality in JPEG_QUALITIES:
+            content = _save(image, "JPEG", quality=quality)
+            if len(content) <= MAX_OUTPUT_BYTES:
+                return content, image
+        size = tuple(int(side * SHRINK_FACTOR) for side in image.size)
+        if min(size) < MIN_SIDE:
+            raise MediaError(f"cannot encode under {MAX_OUTPUT_BYTES} bytes", permanent=True)
+        image = image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _save(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()

@@ -1,0 +1,253 @@
+"""The recogniser seam: what is on a photo, answered by AWS Rekognition.
+
+This is the only module that imports boto3 for Rekognition. Callers hand in an image
+(`image_from_bytes` or `image_from_s3`) and get a `Detection` back, or a
+`RecognitionError` that says in plain words what went wrong and whether trying again
+later can help (`permanent`).
+
+Each photo costs exactly one DetectLabels and one DetectModerationLabels call when all
+goes well. Throttling, service errors and network failures are retried here, with
+exponential backoff and jitter, a small fixed number of times (IMAGEBOT_AWS_MAX_RETRIES
+extra tries per call); a retry repeats only the call that failed. botocore's own
+retries are switched off so that the count is ours alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError as BotoConnectionError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
+
+from bot import conf
+
+logger = logging.getLogger(__name__)
+
+# DetectModerationLabels is asked for everything from this confidence up (or from the
+# flagging threshold, when an operator sets that lower), so the stored moderation labels
+# show near misses too; whether a photo is flagged is decided by `Detection.flagged`.
+MODERATION_FLOOR = 50.0
+
+# Backoff before extra try n (0-based): a random delay between half and all of
+# min(BACKOFF_CAP, BACKOFF_BASE * 2**n) seconds.
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 20.0
+
+# The waiting seam: tests replace it so that retries take no time.
+sleep: Callable[[float], None] = time.sleep
+
+# Worth another try in a moment.
+TEMPORARY_ERROR_CODES = frozenset({
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+})
+
+# The photo is what Rekognition refused: the bot can still answer that it could not read it.
+PHOTO_ERROR_CODES = frozenset({
+    "InvalidImageFormatException",
+    "ImageTooLargeException",
+    "InvalidS3ObjectException",
+    "InvalidParameterException",
+})
+
+# The same request will fail the same way: the photo or the account needs fixing.
+PERMANENT_ERROR_CODES = frozenset({
+    "InvalidImageFormatException",
+    "ImageTooLargeException",
+    "InvalidS3ObjectException",
+    "InvalidParameterException",
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+})
+
+
+@dataclass(frozen=True)
+class DetectedLabel:
+    name: str
+    confidence: float
+    parents: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    moderation: bool = False  # True for DetectModerationLabels results (parents = (ParentName,))
+
+
+@dataclass(frozen=True)
+class Detection:
+    labels: tuple[DetectedLabel, ...]
+    moderation_labels: tuple[DetectedLabel, ...]
+
+    @property
+    def flagged(self) -> bool:
+        """A moderation label at or above IMAGEBOT_MODERATION_MIN_CONFIDENCE: reply without describing the photo."""
+        threshold = conf.moderation_min_confidence()
+        return any(label.confidence >= threshold for label in self.moderation_labels)
+
+
+class RecognitionError(Exception):
+    """Recognition failed. `reason` is plain text for the operator; `permanent` says retrying cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.code = code  # the AWS error code or the botocore exception name, when there is one
+
+    @property
+    def about_photo(self) -> bool:
+        """The photo itself is the problem (not the account, credentials or service)."""
+        return self.code in PHOTO_ERROR_CODES
+
+
+def rekognition_client():
+    """The one factory for Rekognition clients.
+
+    A fresh boto3 session each time, so credentials, region and AWS_ENDPOINT_URL are
+    read from the environment when used (the default session would keep the first
+    credentials it found for the life of the process).
+    """
+    connect_timeout, read_timeout = conf.aws_timeout()
+    config = Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1, "mode": "standard"},  # no botocore retries: we retry ourselves
+    )
+    return boto3.session.Session().client("rekognition", region_name=conf.aws_region(), config=config)
+
+
+def image_from_bytes(data: bytes) -> dict:
+    return {"Bytes": data}
+
+
+def image_from_s3(bucket: str, key: str) -> dict:
+    return {"S3Object": {"Bucket": bucket, "Name": key}}
+
+
+def detect(image: dict) -> Detection:
+    """Labels and moderation labels for one image (see `image_from_bytes`, `image_from_s3`)."""
+    try:
+        client = rekognition_client()
+    except (BotoCoreError, ValueError) as exc:  # ValueError: a malformed AWS_ENDPOINT_URL
+        reason, _ = _describe(exc)
+        raise RecognitionError(reason, permanent=True, code=type(exc).__name__) from exc
+
+    labels_answer = _call(
+        client.detect_labels,
+        Image=image,
+        MaxLabels=conf.max_labels(),
+        MinConfidence=conf.min_confidence(),
+    )
+    moderation_answer = _call(
+        client.detect_moderation_labels,
+        Image=image,
+        MinConfidence=min(MODERATION_FLOOR, conf.moderation_min_confidence()),
+    )
+    return Detection(
+        labels=tuple(_label(item) for item in labels_answer.get("Labels", ()) if item.get("Name")),
+        moderation_labels=tuple(
+            _moderation_label(item) for item in moderation_answer.get("ModerationLabels", ()) if item.get("Name")
+        ),
+    )
+
+
+def _call(method: Callable[..., dict], **params: Any) -> dict:
+    """One Rekognition call, with up to IMAGEBOT_AWS_MAX_RETRIES extra tries after a temporary failure."""
+    extra_tries = conf.aws_max_retries()
+    attempt = 0
+    while True:
+        try:
+            return method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            reason, retryable = _describe(exc)
+            code = _code(exc)
+            if not retryable:
+                raise RecognitionError(reason, permanent=True, code=code) from exc
+            if attempt >= extra_tries:
+                if attempt:
+                    reason = f"{reason} (gave up after {attempt + 1} attempts)"
+                raise RecognitionError(reason, permanent=False, code=code) from exc
+            delay = _backoff(attempt)
+            logger.warning("%s; trying again in %.1f s", reason, delay)
+            sleep(delay)
+            attempt += 1
+
+
+def _describe(exc: Exception) -> tuple[str, bool]:
+    """(plain reason, worth retrying) for an error raised by botocore."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code") or "UnknownError"
+        message = " ".join(str(error.get("Message") or "").split())
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        reason = f"Rekognition: {code}: {message}" if message else f"Rekognition: {code}"
+        if code in PERMANENT_ERROR_CODES:
+            return reason, False
+        return reason, code in TEMPORARY_ERROR_CODES or status >= 500 or status == 429
+    if isinstance(exc, NoCredentialsError):
+        return "AWS credentials are not configured", False
+    if isinstance(exc, PartialCredentialsError):
+        return f"AWS credentials are incomplete: {exc}", False
+    if isinstance(exc, NoRegionError):
+        return "AWS region is not configured", False
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):  # connection refused, timeouts, dropped connections
+        return f"Rekognition unreachable: {' '.join(str(exc).split())}", True
+    if isinstance(exc, CredentialRetrievalError):
+        return f"AWS credentials could not be fetched: {exc}", True
+    return f"Rekognition request failed: {' '.join(str(exc).split())}", False
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") or "UnknownError"
+    return type(exc).__name__
+
+
+def _backoff(attempt: int) -> float:
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _label(item: dict) -> DetectedLabel:
+    return DetectedLabel(
+        name=item["Name"],
+        confidence=float(item.get("Confidence", 0.0)),
+        parents=tuple(parent["Name"] for parent in item.get("Parents", ()) if parent.get("Name")),
+        categories=tuple(category["Name"] for category in item.get("Categories", ()) if category.get("Name")),
+    )
+
+
+def _moderation_label(item: dict) -> DetectedLabel:
+    parent = item.get("ParentName") or ""
+    return DetectedLabel(
+        name=item["Name"],
+        confidence=float(item.get("Confidence", 0.0)),
+        parents=(parent,) if parent else (),
+        moderation=True,
+    )

@@ -1,0 +1,411 @@
+"""The bot's steps. Views, admin actions, commands, Lambda handlers and tests call these.
+
+Every step can be called again safely: work is claimed with conditional updates and
+unique keys, so a redelivered post, a repeated S3 event or a second worker changes
+nothing that is already done.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bot import conf, dispatch, media, recognition, replies, x_api
+from bot.events import ParsedDelivery, PostEvent, parse_delivery
+from bot.models import Delivery, Label, Photo, Reply, Tweet
+
+log = logging.getLogger(__name__)
+
+PHOTO_PREFIX = "photos/"  # stored photos live at photos/<tweet id>/<position>.<ext>
+
+
+class TemporaryFailure(Exception):
+    """A step could not finish now (X or AWS failing, a timeout); the sweeper tries it again."""
+
+
+class TweetFailure(Exception):
+    """A step can never finish for this tweet (bad configuration, refused credentials)."""
+
+
+# --- Recording deliveries ----------------------------------------------------------
+
+
+def delivery_record_invalid(*, body: bytes, detail: str) -> Delivery:
+    return Delivery.objects.create(body=body, size=len(body), outcome=Delivery.Outcome.INVALID, detail=detail[:1000])
+
+
+def delivery_record(*, body: bytes, payload: dict) -> Delivery:
+    """Record a validly signed delivery and every post in it, in one transaction.
+
+    New posts that summon the bot are dispatched for processing after commit, once;
+    a post we already have creates nothing and dispatches nothing.
+    """
+    parsed = parse_delivery(payload)
+    with transaction.atomic():
+        delivery = Delivery.objects.create(
+            body=body,
+            size=len(body),
+            outcome=Delivery.Outcome.RECORDED,
+            for_user_id=parsed.for_user_id,
+            event_kinds=list(parsed.kinds),
+            detail="; ".join(parsed.problems),
+        )
+        for post in parsed.posts:
+            _tweet_record(post, delivery=delivery, parsed=parsed)
+        for deletion in parsed.deletions:
+            tweet_mark_deleted(deletion.tweet_id)
+    return delivery
+
+
+def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
+    """Create the Tweet and its Photo rows; None when the post is already known."""
+    reason = post.skip_reason
+    try:
+        with transaction.atomic():
+            tweet = Tweet.objects.create(
+                tweet_id=post.tweet_id,
+                delivery=delivery,
+                for_user_id=parsed.for_user_id,
+                author_id=post.author_id,
+                author_username=post.author_username,
+                text=post.text,
+                posted_at=post.posted_at,
+                in_reply_to_tweet_id=post.in_reply_to_tweet_id,
+                in_reply_to_user_id=post.in_reply_to_user_id,
+                is_own=post.is_own,
+                is_repost=post.is_repost,
+                is_quote=post.is_quote,
+                mentions_bot=post.mentions_bot,
+                replies_to_bot=post.replies_to_bot,
+                quotes_bot=post.quotes_bot,
+                status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
+                skip_reason=reason,
+            )
+    except IntegrityError:
+        return None  # someone already has it: a redelivery, or a concurrent copy of this one
+    Photo.objects.bulk_create(
+        Photo(
+            tweet=tweet,
+            position=ref.position,
+            media_key=ref.media_key,
+            media_type=ref.media_type,
+            source_url=ref.url,
+            is_thumbnail=ref.is_thumbnail,
+        )
+        for ref in post.photos
+    )
+    if not reason:
+        dispatch.dispatch_on_commit("tweet_process", tweet.pk)
+    return tweet
+
+
+def tweet_mark_deleted(tweet_id: str) -> bool:
+    """The author deleted the post: stop work on it and remove its stored photos."""
+    tweet = Tweet.objects.filter(tweet_id=tweet_id).exclude(status=Tweet.Status.DELETED).first()
+    if tweet is None:
+        return False
+    Tweet.objects.filter(pk=tweet.pk).update(status=Tweet.Status.DELETED, deleted_at=timezone.now(), updated_at=timezone.now())
+    dispatch.dispatch_on_commit("tweet_photos_delete", tweet.pk)
+    return True
+
+
+def tweet_photos_delete(tweet_pk: int) -> int:
+    """Delete the stored files of a tweet's photos; the rows and labels stay. Returns files deleted."""
+    deleted = 0
+    for photo in Photo.objects.filter(tweet_id=tweet_pk).exclude(file=""):
+        name = photo.file.name
+        photo.file.storage.delete(name)
+        Photo.objects.filter(pk=photo.pk, file=name).update(file="")
+        deleted += 1
+    return deleted
+
+
+
+
+# --- Processing a tweet: fetch → store → recognise → reply → clean up ---------------
+
+
+def tweet_process(tweet_pk: int) -> None:
+    """Take a received tweet through the pipeline. Only one worker can claim it."""
+    claimed = Tweet.objects.filter(pk=tweet_pk, status=Tweet.Status.RECEIVED).update(
+        status=Tweet.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
+        return
+    tweet = Tweet.objects.get(pk=tweet_pk)
+    with _failures_recorded(tweet_pk):
+        for photo in tweet.photos.filter(status=Photo.Status.PENDING).select_related("tweet"):
+            photo_fetch(photo)
+        if _deleted_meanwhile(tweet_pk):
+            return
+        # With S3 events the stored object triggers recognition; if a retry finds photos
+        # still waiting, the event evidently did not come, so they are recognised here.
+        if not conf.s3_events() or tweet.attempts > 1:
+            for photo_pk in tweet.photos.filter(status=Photo.Status.STORED).values_list("pk", flat=True):
+                photo_recognise(photo_pk)
+        tweet_reply(tweet_pk)
+
+
+def photo_fetch(photo: Photo) -> None:
+    """Download, validate and store one photo. A photo that cannot be used is failed; the others go on."""
+    Photo.objects.filter(pk=photo.pk).update(attempts=F("attempts") + 1, updated_at=timezone.now())
+    try:
+        image = media.fetch_image(photo.source_url)
+    except media.MediaError as exc:
+        if exc.permanent:
+            Photo.objects.filter(pk=photo.pk, status=Photo.Status.PENDING).update(status=Photo.Status.FAILED, last_error=exc.reason)
+            return
+        Photo.objects.filter(pk=photo.pk).update(last_error=exc.reason)
+        raise TemporaryFailure(f"photo {photo.position + 1}: {exc.reason}") from exc
+    name = f"{PHOTO_PREFIX}{photo.tweet.tweet_id}/{photo.position}.{image.extension}"
+    # Marked stored before the object exists, so an S3 event can never find the row behind.
+    Photo.objects.filter(pk=photo.pk, status=Photo.Status.PENDING).update(
+        status=Photo.Status.STORED,
+        file=name,
+        content_type=image.content_type,
+        size=len(image.content),
+        width=image.width,
+        height=image.height,
+        last_error="",
+    )
+    try:
+        # A retry replaces the object (S3 overwrites; a folder would add a renamed copy instead).
+        if not getattr(default_storage, "file_overwrite", False) and default_storage.exists(name):
+            default_storage.delete(name)
+        default_storage.save(name, ContentFile(image.content))
+    except Exception as exc:
+        Photo.objects.filter(pk=photo.pk, status=Photo.Status.STORED).update(status=Photo.Status.PENDING, file="", last_error=f"storage: {exc}")
+        raise TemporaryFailure(f"photo {photo.position + 1}: could not store it: {exc}") from exc
+
+
+def photo_stored(key: str) -> bool:
+    """An S3 ObjectCreated event for `key`: recognise that photo, then reply if the tweet is ready.
+
+    Safe to receive twice: a photo already claimed or recognised is left alone. Returns
+    whether this call recognised the photo.
+    """
+    if not key.startswith(PHOTO_PREFIX):
+        return False
+    photo = Photo.objects.filter(file=key).only("pk", "tweet_id").first()
+    if photo is None:
+        log.info("S3 event for %s: no photo row has that key", key)
+        return False
+    with _failures_recorded(photo.tweet_id):
+        recognised = photo_recognise(photo.pk)
+        if recognised:
+            tweet_reply(photo.tweet_id)
+        return recognised
+    return False
+
+
+def photo_recognise(photo_pk: int) -> bool:
+    """Recognise one stored photo: exactly one DetectLabels and one DetectModerationLabels call."""
+    claimed = Photo.objects.filter(pk=photo_pk, status=Photo.Status.STORED).update(status=Photo.Status.RECOGNISING, updated_at=timezone.now())
+    if not claimed:
+        return False
+    photo = Photo.objects.get(pk=photo_pk)
+    try:
+        detection = recognition.detect(_rekognition_image(photo))
+    except recognition.RecognitionError as exc:
+        if exc.code == "InvalidS3ObjectException" and not photo.file.storage.exists(photo.file.name):
+            # The worker died between marking it stored and writing it: fetch it again.
+            Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.PENDING, file="", last_error=f"stored object missing: {exc.reason}")
+            raise TemporaryFailure(f"photo {photo.position + 1}: stored object missing") from exc
+        if exc.permanent and exc.about_photo:
+            Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.FAILED, last_error=exc.reason)
+            return True
+        Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.STORED, last_error=exc.reason)
+        raise (TweetFailure if exc.permanent else TemporaryFailure)(exc.reason) from exc
+    except OSError as exc:  # the stored file vanished: fetch it again
+        Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.PENDING, file="", last_error=f"stored file unreadable: {exc}")
+        raise TemporaryFailure(f"photo {photo.position + 1}: stored file unreadable: {exc}") from exc
+    with transaction.atomic():
+        Label.objects.bulk_create(
+            [
+                Label(photo_id=photo_pk, name=label.name[:200], confidence=label.confidence, parents=list(label.parents), categories=list(label.categories), is_moderation=label.moderation)
+                for label in (*detection.labels, *detection.moderation_labels)
+            ],
+            ignore_conflicts=True,
+        )
+        Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(
+            status=Photo.Status.RECOGNISED, flagged=detection.flagged, last_error=""
+        )
+    return True
+
+
+def _rekognition_image(photo: Photo) -> dict:
+    storage = photo.file.storage
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket:  # in S3: Rekognition reads the object itself
+        return recognition.image_from_s3(bucket, posixpath.join(storage.location, photo.file.name))
+    with storage.open(photo.file.name, "rb") as stored:
+        return recognition.image_from_bytes(stored.read())
+
+
+def tweet_reply(tweet_pk: int) -> None:
+    """Once every photo is settled: compose the reply, post it once, clean up, settle the tweet."""
+    if _deleted_meanwhile(tweet_pk):
+        return
+    tweet = Tweet.objects.get(pk=tweet_pk)
+    if tweet.status != Tweet.Status.PROCESSING:
+        return  # already settled
+    photos = list(tweet.photos.prefetch_related("labels"))
+    if any(photo.status not in Photo.SETTLED_STATUSES for photo in photos):
+        return
+    reply, _ = Reply.objects.get_or_create(tweet=tweet, defaults={"text": reply_text(tweet, photos)})
+    reply_post(reply.pk)
+    reply.refresh_from_db()
+    if reply.status not in Reply.SETTLED_STATUSES:
+        return
+    done = reply.status in (Reply.Status.POSTED, Reply.Status.DRY_RUN)
+    _tweet_settle(
+        tweet_pk,
+        status=Tweet.Status.DONE if done else Tweet.Status.FAILED,
+        last_error="" if done else f"reply: {reply.last_error}",
+        still={"status": Tweet.Status.PROCESSING},
+    )
+
+
+def _tweet_settle(tweet_pk: int, *, status: str, last_error: str, still: dict) -> bool:
+    """Give a tweet its final status if it is `still` as the caller saw it; its stored photos go then."""
+    settled = Tweet.objects.filter(pk=tweet_pk, **still).update(status=status, last_error=last_error[:2000], updated_at=timezone.now())
+    if settled and not conf.keep_photos():
+        tweet_photos_delete(tweet_pk)
+    return bool(settled)
+
+
+def _deleted_meanwhile(tweet_pk: int) -> bool:
+    """The author deleted the post while it was being processed: drop what was stored since."""
+    if not Tweet.objects.filter(pk=tweet_pk, status=Tweet.Status.DELETED).exists():
+        return False
+    tweet_photos_delete(tweet_pk)
+    return True
+
+
+def reply_text(tweet: Tweet, photos: list[Photo], *, with_confidence: bool = False) -> str:
+    recognised = [photo for photo in photos if photo.status == Photo.Status.RECOGNISED]
+    labels = [
+        recognition.DetectedLabel(name=label.name, confidence=label.confidence, parents=tuple(label.parents), categories=tuple(label.categories))
+        for photo in recognised
+        for label in photo.labels.all()
+        if not label.is_moderation
+    ]
+    return replies.compose_reply(
+        username=tweet.author_username,
+        photo_count=len(photos),
+        usable_photo_count=len(recognised),
+        labels=replies.merge_labels(labels),
+        flagged=any(photo.flagged for photo in recognised),
+        with_confidence=with_confidence,
+    )
+
+
+def reply_post(reply_pk: int) -> None:
+    """Post the reply at most once: claimed with a conditional update before X is called."""
+    claimed = Reply.objects.filter(pk=reply_pk, status=Reply.Status.PENDING).update(
+        status=Reply.Status.POSTING, attempts=F("attempts") + 1, claimed_at=timezone.now()
+    )
+    if not claimed:
+        return
+    reply = Reply.objects.select_related("tweet").get(pk=reply_pk)
+    posting = Reply.objects.filter(pk=reply_pk, status=Reply.Status.POSTING)
+    if conf.x_dry_run():
+        log.info("dry run: reply to %s not posted: %s", reply.tweet.tweet_id, reply.text)
+        posting.update(status=Reply.Status.DRY_RUN, last_error="")
+        return
+    try:
+        reply_tweet_id = x_api.post_reply(reply.text, in_reply_to_tweet_id=reply.tweet.tweet_id)
+    except x_api.XApiError as exc:
+        if exc.duplicate:
+            _reply_settle_duplicate(reply, exc)
+        elif exc.permanent:
+            posting.update(status=Reply.Status.FAILED, last_error=exc.message)
+        else:
+            posting.update(status=Reply.Status.PENDING, last_error=exc.message)
+            raise TemporaryFailure(f"reply: {exc.message}") from exc
+        return
+    posting.update(status=Reply.Status.POSTED, reply_tweet_id=reply_tweet_id, posted_at=timezone.now(), last_error="")
+
+
+def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> None:
+    """X refused the text as a duplicate: posted by an attempt whose answer was lost, or not at all?
+
+    Only the bot's own timeline can say; a refusal alone is never taken as "posted".
+    """
+    posting = Reply.objects.filter(pk=reply.pk, status=Reply.Status.POSTING)
+    try:
+        found = x_api.reply_find(reply.tweet.tweet_id, bot_user_id=reply.tweet.for_user_id)
+    except x_api.XApiError as exc:
+        posting.update(status=Reply.Status.PENDING, last_error=f"{refusal.message}; looking for an earlier reply failed: {exc.message}")
+        raise TemporaryFailure(f"reply: could not tell whether it was posted: {exc.message}") from exc
+    if found:
+        posting.update(status=Reply.Status.POSTED, reply_tweet_id=found, posted_at=timezone.now(), last_error="")
+        return
+    # The same text answered another post of this author: say it once more, in other words.
+    tweet = reply.tweet
+    other_words = reply_text(tweet, list(tweet.photos.prefetch_related("labels")), with_confidence=True)
+    if other_words != reply.text and posting.update(status=Reply.Status.PENDING, text=other_words, last_error=refusal.message):
+        reply_post(reply.pk)
+    else:
+        posting.update(status=Reply.Status.FAILED, last_error=f"{refusal.message} (the same text already answered another post)")
+
+
+@contextmanager
+def _failures_recorded(tweet_pk: int):
+    """Keep a step's failure on the tweet row: temporary ones for the sweeper, permanent ones final."""
+    try:
+        yield
+    except TweetFailure as exc:
+        tweet_fail(tweet_pk, str(exc))
+    except TemporaryFailure as exc:
+        _tweet_note_error(tweet_pk, str(exc))
+    except Exception as exc:  # a bug: keep it on the row for the sweeper, and let it be seen
+        _tweet_note_error(tweet_pk, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _tweet_note_error(tweet_pk: int, reason: str) -> None:
+    Tweet.objects.filter(pk=tweet_pk, status__in=Tweet.PENDING_STATUSES).update(last_error=reason[:2000], updated_at=timezone.now())
+    log.warning("tweet pk %s: %s (the sweeper will try again)", tweet_pk, reason)
+
+
+def tweet_fail(tweet_pk: int, reason: str) -> bool:
+    """Settle a tweet as failed with its reason; its stored photos go as after a reply."""
+    failed = _tweet_settle(tweet_pk, status=Tweet.Status.FAILED, last_error=reason, still={"status__in": Tweet.PENDING_STATUSES})
+    if failed:
+        log.error("tweet pk %s failed: %s", tweet_pk, reason)
+    return failed
+
+
+# --- The sweeper --------------------------------------------------------------------
+
+
+def sweep() -> dict:
+    """Re-dispatch tweets stuck in a non-final state; fail those out of attempts. Nothing is dropped."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=conf.sweep_after_seconds())
+    limit = conf.max_attempts()
+    counts = {"redispatched": 0, "failed": 0}
+    for tweet in Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff).only("pk", "status", "attempts", "last_error", "updated_at"):
+        unchanged = {"status": tweet.status, "updated_at": tweet.updated_at}  # nobody touched it since
+        if tweet.attempts >= limit:
+            reason = f"gave up after {tweet.attempts} attempts: {tweet.last_error or 'the worker stopped without an error'}"
+            counts["failed"] += _tweet_settle(tweet.pk, status=Tweet.Status.FAILED, last_error=reason, still=unchanged)
+            continue
+        with transaction.atomic():
+            if not Tweet.objects.filter(pk=tweet.pk, **unchanged).update(status=Tweet.Status.RECEIVED, updated_at=now):
+                continue  # someone is working on it right now
+            # Steps a dead worker left half-way are opened again; the claims keep them single.
+            Photo.objects.filter(tweet_id=tweet.pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.STORED)
+            Reply.objects.filter(tweet_id=tweet.pk, status=Reply.Status.POSTING).update(status=Reply.Status.PENDING)
+            dispatch.dispatch_on_commit("tweet_process", tweet.pk)
+        counts["redispatched"] += 1
+    return counts

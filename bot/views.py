@@ -1,0 +1,80 @@
+"""The webhook X calls: GET answers the CRC challenge, POST takes signed deliveries.
+
+Cheap checks come first and write nothing: no signature header, a body over the
+cap, a wrong signature. Only a validly signed delivery reaches the database, and the
+answer never waits for downloads, recognition or replies (those are dispatched).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from bot import conf, services
+from bot.signatures import crc_response_token, signature_valid
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def webhook(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _crc(request)
+    return _delivery(request)
+
+
+def _crc(request: HttpRequest) -> HttpResponse:
+    token = request.GET.get("crc_token")
+    if not token:
+        return _error(400, "crc_token is required")
+    secret = conf.x_consumer_secret()
+    if not secret:
+        log.error("CRC challenge refused: X_CONSUMER_SECRET is not set")
+        return _error(503, "webhook is not configured")
+    return JsonResponse({"response_token": crc_response_token(secret, token)})
+
+
+def _delivery(request: HttpRequest) -> HttpResponse:
+    header = request.headers.get(SIGNATURE_HEADER)
+    if not header:
+        return _error(403, f"missing {SIGNATURE_HEADER}")
+    cap = conf.webhook_max_bytes()
+    if _declared_length(request) > cap:
+        return _error(413, f"body over {cap} bytes")
+    body = request.read(cap + 1)
+    if len(body) > cap:
+        return _error(413, f"body over {cap} bytes")
+    secret = conf.x_consumer_secret()
+    if not secret:
+        log.error("delivery refused: X_CONSUMER_SECRET is not set")
+        return _error(503, "webhook is not configured")
+    if not signature_valid(secret, body, header):
+        return _error(403, "bad signature")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        services.delivery_record_invalid(body=body, detail=f"not JSON: {exc}")
+        return _error(400, "body is not JSON")
+    if not isinstance(payload, dict):
+        services.delivery_record_invalid(body=body, detail=f"not a JSON object: {type(payload).__name__}")
+        return _error(400, "body is not a JSON object")
+    services.delivery_record(body=body, payload=payload)
+    return JsonResponse({"ok": True})
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

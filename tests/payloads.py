@@ -1,0 +1,144 @@
+"""Realistic Account Activity payloads (v1.1 post objects), shaped as X sends them.
+
+Ids are above 2**53 on purpose: a parser that goes through floats gets them wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+BOT_ID = "1400000000000000001"
+BOT_NAME = "imagebot"
+AUTHOR_ID = "1500000000000000002"
+AUTHOR_NAME = "ana"
+_ids = itertools.count(1600000000000000001)
+
+
+def next_id() -> str:
+    return str(next(_ids))
+
+
+def user(user_id: str = AUTHOR_ID, screen_name: str = AUTHOR_NAME) -> dict:
+    return {
+        "id": int(user_id),
+        "id_str": user_id,
+        "name": screen_name.title(),
+        "screen_name": screen_name,
+        "protected": False,
+        "verified": False,
+        "followers_count": 12,
+        "profile_image_url_https": "https://pbs.twimg.com/profile_images/1/a_normal.jpg",
+    }
+
+
+def media(kind: str = "photo", index: int = 0, tweet_id: str = "0") -> dict:
+    media_id = str(1700000000000000000 + int(tweet_id[-6:] or 0) * 10 + index)
+    item = {
+        "id": int(media_id),
+        "id_str": media_id,
+        "indices": [20, 43],
+        "media_url": f"http://pbs.twimg.com/media/img{media_id}.jpg",
+        "media_url_https": f"https://pbs.twimg.com/media/img{media_id}.jpg",
+        "url": "https://t.co/abcDEF1234",
+        "display_url": "pic.x.com/abcDEF1234",
+        "expanded_url": f"https://x.com/{AUTHOR_NAME}/status/{tweet_id}/photo/{index + 1}",
+        "type": kind,
+        "sizes": {"large": {"w": 2048, "h": 1536, "resize": "fit"}, "thumb": {"w": 150, "h": 150, "resize": "crop"}},
+    }
+    if kind != "photo":
+        thumb = "tweet_video_thumb" if kind == "animated_gif" else "ext_tw_video_thumb"
+        item["media_url_https"] = f"https://pbs.twimg.com/{thumb}/img{media_id}.jpg"
+        item["media_url"] = item["media_url_https"].replace("https", "http", 1)
+        item["video_info"] = {
+            "aspect_ratio": [4, 3],
+            "variants": [{"bitrate": 0, "content_type": "video/mp4", "url": f"https://video.twimg.com/{thumb}/{media_id}.mp4"}],
+        }
+    return item
+
+
+def mention(user_id: str = BOT_ID, screen_name: str = BOT_NAME, start: int = 0) -> dict:
+    return {"screen_name": screen_name, "name": screen_name, "id": int(user_id), "id_str": user_id, "indices": [start, start + 1 + len(screen_name)]}
+
+
+def tweet(
+    *,
+    text: str | None = None,
+    photos: int = 1,
+    kinds: tuple[str, ...] | None = None,
+    author_id: str = AUTHOR_ID,
+    author_name: str = AUTHOR_NAME,
+    mention_bot: bool = True,
+    tweet_id: str | None = None,
+    urls: list[str] | None = None,
+) -> dict:
+    """A post by `author_name`, mentioning the bot at the start unless told otherwise.
+
+    `urls` replaces the photos' media_url_https (one per photo), e.g. with a local server's.
+    """
+    tweet_id = tweet_id or next_id()
+    kinds = kinds or ("photo",) * (len(urls) if urls else photos)
+    items = [media(kind, i, tweet_id) for i, kind in enumerate(kinds)]
+    for item, url in zip(items, urls or ()):
+        item["media_url_https"] = url
+    text = text if text is not None else (f"@{BOT_NAME} what is on this? https://t.co/abcDEF1234" if mention_bot else "look at this https://t.co/abcDEF1234")
+    entities = {"hashtags": [], "urls": [], "symbols": [], "user_mentions": [mention()] if mention_bot else []}
+    post = {
+        "created_at": "Wed Nov 25 10:15:30 +0000 2026",
+        "id": int(tweet_id),
+        "id_str": tweet_id,
+        "text": text,
+        "display_text_range": [0, len(text)],
+        "source": '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>',
+        "truncated": False,
+        "in_reply_to_status_id": None,
+        "in_reply_to_status_id_str": None,
+        "in_reply_to_user_id": None,
+        "in_reply_to_user_id_str": None,
+        "in_reply_to_screen_name": None,
+        "user": user(author_id, author_name),
+        "is_quote_status": False,
+        "quote_count": 0,
+        "reply_count": 0,
+        "retweet_count": 0,
+        "favorite_count": 0,
+        "entities": entities,
+        "favorited": False,
+        "retweeted": False,
+        "filter_level": "low",
+        "lang": "en",
+        "timestamp_ms": "1795608930000",
+    }
+    if items:
+        entities["media"] = [dict(items[0], type="photo")]  # entities.media: first item only, always "photo"
+        post["extended_entities"] = {"media": items}
+        post["possibly_sensitive"] = False
+    return post
+
+
+def truncated(post: dict, full_text: str) -> dict:
+    """The same post as X sends one over 140 characters: the rest lives in extended_tweet."""
+    post = copy.deepcopy(post)
+    post["extended_tweet"] = {
+        "full_text": full_text,
+        "display_text_range": [0, len(full_text)],
+        "entities": post["entities"],
+    }
+    if "extended_entities" in post:
+        post["extended_tweet"]["extended_entities"] = post.pop("extended_entities")
+    post["entities"] = {"hashtags": [], "urls": [{"url": "https://t.co/more", "expanded_url": f"https://x.com/i/web/status/{post['id_str']}"}], "symbols": [], "user_mentions": []}
+    post["text"] = full_text[:113] + "… https://t.co/more"
+    post["truncated"] = True
+    return post
+
+
+def delivery(*posts: dict, for_user_id: str = BOT_ID, **other_events) -> dict:
+    body = {"for_user_id": for_user_id}
+    if posts:
+        body["tweet_create_events"] = list(posts)
+    body.update(other_events)
+    return body
+
+
+def delete_event(tweet_id: str, user_id: str = AUTHOR_ID) -> dict:
+    return {"status": {"id": tweet_id, "user_id": user_id}, "timestamp_ms": "1795609000000"}

@@ -1,0 +1,102 @@
+"""Management commands: each calls the same services the webhook and Lambda use."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from bot.models import Delivery, Reply, Tweet
+from tests import payloads
+from tests.fixtures.aws import labels_response, stub_detection
+from tests.fixtures.media_server import make_image_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def photo_file(tmp_path):
+    path = tmp_path / "dog.png"
+    path.write_bytes(make_image_bytes("PNG", (240, 160)))
+    return path
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: dispatch runs inside the command, as in use
+def test_try_mention_runs_the_whole_bot_and_prints_labels_and_the_dry_run_reply(photo_file, rekognition_stub):
+    stub_detection(rekognition_stub, labels=labels_response(("Dog", 98.5, ["Animal", "Pet"]), ("Animal", 97.0)), image={"Bytes": photo_file.read_bytes()})
+
+    output = run("try_mention", str(photo_file), "--username", "ana")
+
+    rekognition_stub.assert_no_pending_responses()
+    tweet = Tweet.objects.get()
+    assert tweet.status == Tweet.Status.DONE
+    assert tweet.reply.status == Reply.Status.DRY_RUN
+    assert "Dog 98.5%" in output
+    assert "Hi @ana. On your image, I can recognise: Dog, Animal." in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_try_mention_without_aws_credentials_fails_the_tweet_in_plain_words(photo_file, fake_aws_env, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+    output = run("try_mention", str(photo_file))
+
+    tweet = Tweet.objects.get()
+    assert tweet.status == Tweet.Status.FAILED
+    assert tweet.last_error == "AWS credentials are not configured"
+    assert "Traceback" not in output and "AWS credentials are not configured" in output
+    assert not Reply.objects.exists()
+
+
+def test_try_mention_refuses_a_missing_file(tmp_path):
+    with pytest.raises(CommandError, match="cannot read"):
+        run("try_mention", str(tmp_path / "nope.jpg"))
+
+
+def test_replay_delivery_from_a_file_and_by_id_records_each_post_once(tmp_path, monkeypatch):
+    monkeypatch.setattr("bot.dispatch.dispatch", lambda job, pk: None)
+    body = json.dumps(payloads.delivery(payloads.tweet())).encode()
+    path = tmp_path / "delivery.json"
+    path.write_bytes(body)
+
+    assert "new posts: 1" in run("replay_delivery", str(path))
+    first = Delivery.objects.get()
+    assert "new posts: 0" in run("replay_delivery", "--id", str(first.pk))
+    assert Tweet.objects.count() == 1 and Delivery.objects.count() == 2
+    with pytest.raises(CommandError, match="no delivery"):
+        run("replay_delivery", "--id", "999")
+
+
+def test_sweep_prints_its_counts():
+    assert json.loads(run("sweep")) == {"redispatched": 0, "failed": 0}
+
+
+def test_x_webhook_registers_lists_subscribes_and_checks_through_x(fake_x):
+    created = json.loads(run("x_webhook", "register", "https://bot.example.com/webhooks/x/"))
+    webhook_id = created["id"]
+    listed = json.loads(run("x_webhook", "list"))
+    assert [w["url"] for w in listed] == ["https://bot.example.com/webhooks/x/"]
+    assert "subscribed" in run("x_webhook", "subscribe", webhook_id)
+    assert json.loads(run("x_webhook", "check", webhook_id)) == {"subscribed": True}
+    assert all(request.auth_ok and request.body_valid for request in fake_x.requests)
+
+
+def test_x_webhook_says_what_x_refused(fake_x):
+    fake_x.queue("POST", "/2/webhooks", 400, {"title": "Invalid Request", "detail": "CrcValidationFailed", "type": "about:blank", "status": 400})
+    with pytest.raises(CommandError, match="CrcValidationFailed"):
+        run("x_webhook", "register", "https://bot.example.com/webhooks/x/")
+
+
+def test_local_admin_creates_one_admin_that_can_log_in(client):
+    first = run("local_admin", "--url", "http://127.0.0.1:9000/admin/")
+    password = first.split(" as admin / ")[1].split()[0]
+    assert "http://127.0.0.1:9000/admin/" in first
+    assert client.login(username="admin", password=password)
+    assert "Created" not in run("local_admin")  # once only

@@ -1,0 +1,62 @@
+"""Settings come from the environment when used; a bad value names its variable."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from bot import conf
+
+
+def test_defaults_apply_on_a_bare_environment(monkeypatch):
+    for name in ("IMAGEBOT_MAX_LABELS", "IMAGEBOT_MIN_CONFIDENCE", "IMAGEBOT_MEDIA_URL_PREFIXES", "X_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert (conf.max_labels(), conf.min_confidence()) == (5, 85.0)
+    assert conf.media_url_prefixes() == ("https://pbs.twimg.com/", "https://ton.twimg.com/")
+    assert conf.x_api_base_url() == "https://api.x.com"
+
+
+def test_values_are_read_when_used_not_at_import(monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_MAX_LABELS", "3")
+    assert conf.max_labels() == 3
+    monkeypatch.setenv("IMAGEBOT_MAX_LABELS", "12")
+    assert conf.max_labels() == 12
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "accessor"),
+    [
+        ("IMAGEBOT_MAX_LABELS", "five", conf.max_labels),
+        ("IMAGEBOT_MAX_LABELS", "0", conf.max_labels),
+        ("IMAGEBOT_MIN_CONFIDENCE", "101", conf.min_confidence),
+        ("IMAGEBOT_KEEP_PHOTOS", "maybe", conf.keep_photos),
+        ("IMAGEBOT_MEDIA_MAX_PIXELS", "500000000", conf.media_max_pixels),
+    ],
+)
+def test_a_bad_value_fails_loudly_naming_the_variable(monkeypatch, name, value, accessor):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        accessor()
+
+
+def test_dry_run_is_on_without_an_access_token_and_can_be_forced(monkeypatch):
+    monkeypatch.delenv("X_ACCESS_TOKEN", raising=False)
+    assert conf.x_dry_run() is True
+    monkeypatch.setenv("X_ACCESS_TOKEN", "1-abc")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "s")
+    assert conf.x_dry_run() is False
+    monkeypatch.setenv("X_DRY_RUN", "yes")
+    assert conf.x_dry_run() is True
+
+
+def test_lists_drop_blanks_and_spaces(monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", " https://a.example/ , ,https://b.example/")
+    assert conf.media_url_prefixes() == ("https://a.example/", "https://b.example/")
+
+
+def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off():
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "false", "DJANGO_SETTINGS_MODULE": "imagebot_site.settings"}
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off" in result.stderr

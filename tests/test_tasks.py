@@ -1,0 +1,439 @@
+"""Lambda entry points, reached the way Lambda reaches them: through Zappa's own LambdaHandler.
+
+Each test deploys a stage of zappa_settings.json in-process: Zappa's CLI writes the
+zappa_settings module it would put in the package (offline, no credentials loaded),
+LambdaHandler loads it as on a cold start, with the remote env file served by a botocore
+Stubber, and events go in through zappa.handler.lambda_handler. Nothing reaches AWS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+from django.db import connection
+from zappa import handler as zappa_handler
+from zappa.cli import ZappaCLI
+from zappa.handler import LambdaHandler
+from zappa.utilities import parse_s3_url
+
+from bot import dispatch, services
+
+# The entry points tidy database connections before and after, as Django does around a request.
+pytestmark = pytest.mark.django_db
+
+ZAPPA_SETTINGS = Path(__file__).resolve().parent.parent / "zappa_settings.json"
+STAGES = ("dev", "production")
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+REMOTE_ENV = {"DJANGO_SECRET_KEY": "from-the-remote-env-file", "IMAGEBOT_DISPATCH": "inline"}
+# Operator-held values: they come from remote_env or the function's own environment, never the settings file.
+SECRETS = ("DJANGO_SECRET_KEY", "DATABASE_URL", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_BEARER_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def photo_stored_signature(key: str) -> bool:
+    """The documented signature of services.photo_stored, for the autospec if it is ever missing."""
+
+
+@pytest.fixture
+def tasks(fake_aws_env, monkeypatch):
+    """bot.tasks, imported only once AWS is faked: zappa.asynchronous builds boto3 clients at import."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    return importlib.import_module("bot.tasks")
+
+
+@pytest.fixture
+def photo_stored(monkeypatch):
+    fake = mock.create_autospec(getattr(services, "photo_stored", photo_stored_signature), return_value=True)
+    monkeypatch.setattr(services, "photo_stored", fake, raising=False)
+    return fake
+
+
+@pytest.fixture
+def job_runs(monkeypatch):
+    """bot.dispatch.run_job replaced, so a test sees which job an invocation ran."""
+    fake = mock.create_autospec(dispatch.run_job)
+    monkeypatch.setattr(dispatch, "run_job", fake)
+    return fake
+
+
+@pytest.fixture
+def lambda_client(tasks, monkeypatch):
+    """The client Zappa's async tasks invoke through, answering from a Stubber."""
+    import zappa.asynchronous
+
+    client = boto3.client("lambda", region_name=REGION)
+    monkeypatch.setattr(zappa.asynchronous, "LAMBDA_CLIENT", client)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def zappa_cli(stage: str) -> ZappaCLI:
+    """Zappa's CLI with zappa_settings.json loaded for `stage`, as `zappa deploy` would, without AWS."""
+    cli = ZappaCLI()
+    cli.api_stage = stage
+    cli.load_credentials = False
+    cli.load_settings(settings_file=str(ZAPPA_SETTINGS))
+    return cli
+
+
+class _Session:
+    """A boto3 session whose S3 resource is the stubbed one (LambdaHandler only asks it for S3)."""
+
+    def __init__(self, s3):
+        self._s3 = s3
+
+    def resource(self, name):
+        assert name == "s3"
+        return self._s3
+
+
+@dataclass
+class Deployed:
+    cli: ZappaCLI
+    settings: types.ModuleType
+
+    @property
+    def lambda_name(self) -> str:
+        return self.cli.lambda_name
+
+    def deliver(self, event: dict):
+        context = types.SimpleNamespace(
+            function_name=self.lambda_name,
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.lambda_name}",
+            aws_request_id="8f5a8d1c-0000-4000-8000-000000000000",
+            get_remaining_time_in_millis=lambda: 59_000,
+        )
+        return zappa_handler.lambda_handler(json.loads(json.dumps(event)), context)
+
+    def event_config(self, function: str) -> dict:
+        return next(event for event in self.cli.stage_config["events"] if event["function"] == function)
+
+    @property
+    def photo_bucket(self) -> str:
+        arn = self.event_config("bot.tasks.s3_photo_created")["event_source"]["arn"]
+        return arn.split(":::")[-1]
+
+
+@pytest.fixture
+def deploy(tasks, monkeypatch, tmp_path):
+    """deploy(stage) -> Deployed: a cold start of that stage's Lambda. Everything it changed is put back."""
+    environ, root_level, handler_level = os.environ.copy(), logging.getLogger().level, zappa_handler.logger.level
+    monkeypatch.chdir(tmp_path)  # Zappa's CLI walks the working directory looking for websocket handlers
+    stubbers = []
+
+    def deploy(stage: str = "dev") -> Deployed:
+        cli = zappa_cli(stage)
+        settings = types.ModuleType("zappa_settings")
+        exec(cli.get_zappa_settings_string(), settings.__dict__)
+        monkeypatch.setitem(sys.modules, "zappa_settings", settings)
+        monkeypatch.setattr(LambdaHandler, "_LambdaHandler__instance", None)
+
+        s3 = boto3.Session(region_name=REGION).resource("s3")
+        stubber = Stubber(s3.meta.client)
+        body = json.dumps(REMOTE_ENV).encode()
+        bucket, key = parse_s3_url(settings.REMOTE_ENV)
+        stubber.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": bucket, "Key": key})
+        stubbers.append(stubber)
+        with stubber:
+            LambdaHandler("zappa_settings", session=_Session(s3))
+        stubber.assert_no_pending_responses()
+        return Deployed(cli=cli, settings=settings)
+
+    yield deploy
+    os.environ.clear()
+    os.environ.update(environ)
+    logging.getLogger().setLevel(root_level)
+    zappa_handler.logger.setLevel(handler_level)
+
+
+def s3_record(bucket: str, key: str, *, configuration_id: str, event_name: str = "ObjectCreated:Put") -> dict:
+    """One record as S3 sends it (event version 2.1); `key` as it appears on the wire, URL-encoded."""
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": "2026-11-26T15:00:46.123Z",
+        "eventName": event_name,
+        "userIdentity": {"principalId": "AWS:AROA3EXAMPLE7ROLEID:imagebot-dev"},
+        "requestParameters": {"sourceIPAddress": "10.0.12.34"},
+        "responseElements": {
+            "x-amz-request-id": "C3D13FE58DE4C810",
+            "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id,
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": key, "size": 48213, "eTag": "0f343b0931126a20f133d67c2b018a3b", "sequencer": "0055AED6DCD90281E5"},
+        },
+    }
+
+
+def s3_event(deployed: Deployed, *keys: str, bucket: str | None = None) -> dict:
+    # Zappa names the bucket notification after the function (the last part of its ARN).
+    bucket = bucket or deployed.photo_bucket
+    return {"Records": [s3_record(bucket, key, configuration_id=deployed.lambda_name) for key in keys]}
+
+
+def scheduled_event(deployed: Deployed, function: str) -> dict:
+    """What EventBridge delivers through the input transformer Zappa puts on its rules."""
+    rule = deployed.cli.zappa.get_scheduled_event_name(deployed.event_config(function), function, deployed.lambda_name)
+    return {
+        "time": "2026-11-26T15:05:00Z",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "region": REGION,
+        "detail": {},
+        "version": "0",
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"],
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "kwargs": {},
+    }
+
+
+def task_message(task_path: str, *args) -> dict:
+    """The payload zappa.asynchronous.LambdaAsyncResponse sends."""
+    return {
+        "task_path": task_path,
+        "capture_response": False,
+        "response_id": None,
+        "args": list(args),
+        "kwargs": {},
+        "command": "zappa.asynchronous.route_lambda_task",
+    }
+
+
+# --- S3 ObjectCreated ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stored_photo_event_reaches_photo_stored_with_its_key(deploy, photo_stored, stage):
+    deployed = deploy(stage)
+
+    result = deployed.deliver(s3_event(deployed, "photos/1600000000000000001/0.jpg"))
+
+    photo_stored.assert_called_once_with("photos/1600000000000000001/0.jpg")
+    assert result == {"recognised": 1, "unchanged": 0, "ignored": 0, "failed": 0}
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("photos/1600000000000000001/my+photo%2B1.jpg", "photos/1600000000000000001/my photo+1.jpg"),
+        ("photos/1600000000000000001/caf%C3%A9%3D1.png", "photos/1600000000000000001/café=1.png"),
+    ],
+)
+def test_it_decodes_the_key_as_s3_encodes_it(deploy, photo_stored, sent, stored):
+    deployed = deploy()
+
+    deployed.deliver(s3_event(deployed, sent))
+
+    photo_stored.assert_called_once_with(stored)
+
+
+def test_keys_outside_photos_never_reach_the_service(deploy, photo_stored, caplog):
+    deployed = deploy()
+    caplog.set_level(logging.INFO, logger="bot.tasks")
+
+    result = deployed.deliver(s3_event(deployed, "exports/2026-11-26.csv", "photosets/1.jpg"))
+
+    photo_stored.assert_not_called()
+    assert result == {"recognised": 0, "unchanged": 0, "ignored": 2, "failed": 0}
+    ignored = [record.getMessage() for record in caplog.records if record.levelno == logging.INFO and record.getMessage().startswith("S3 event for")]
+    assert len(ignored) == 2 and "exports/2026-11-26.csv" in ignored[0] and "ignored" in ignored[0]
+
+
+def test_one_failing_record_does_not_stop_the_others(deploy, photo_stored, caplog):
+    deployed = deploy()
+    photo_stored.side_effect = [RuntimeError("database went away"), False]
+
+    result = deployed.deliver(s3_event(deployed, "photos/1600000000000000001/0.jpg", "photos/1600000000000000002/0.jpg"))
+
+    assert photo_stored.call_args_list == [mock.call("photos/1600000000000000001/0.jpg"), mock.call("photos/1600000000000000002/0.jpg")]
+    assert result == {"recognised": 0, "unchanged": 1, "ignored": 0, "failed": 1}
+    [failure] = [record for record in caplog.records if record.levelno == logging.ERROR and record.name == "bot.tasks"]
+    assert "photos/1600000000000000001/0.jpg" in failure.getMessage() and failure.exc_info
+
+
+def test_a_record_naming_another_bucket_is_ignored(deploy, photo_stored):
+    deployed = deploy()
+    event = s3_event(deployed, "photos/1600000000000000001/0.jpg")
+    event["Records"] += s3_event(deployed, "photos/1600000000000000002/0.jpg", bucket="someone-elses-bucket")["Records"]
+
+    result = deployed.deliver(event)
+
+    photo_stored.assert_called_once_with("photos/1600000000000000001/0.jpg")
+    assert result["ignored"] == 1
+
+
+def test_an_event_for_a_key_no_photo_has_changes_nothing(deploy):
+    """The real service, through the real handler: a stray or late event is a no-op, not an error."""
+    deployed = deploy()
+
+    result = deployed.deliver(s3_event(deployed, "photos/1600000000000000009/0.jpg"))
+
+    assert result == {"recognised": 0, "unchanged": 1, "ignored": 0, "failed": 0}
+
+
+# --- Schedule -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_schedule_reaches_the_sweeper(deploy, monkeypatch, stage):
+    deployed = deploy(stage)
+    sweep = mock.create_autospec(services.sweep, return_value={"redispatched": 2, "failed": 1})
+    monkeypatch.setattr(services, "sweep", sweep)
+
+    result = deployed.deliver(scheduled_event(deployed, "bot.tasks.sweep"))
+
+    sweep.assert_called_once_with()
+    assert result == {"redispatched": 2, "failed": 1}
+
+
+def test_a_warm_lambda_drops_an_obsolete_database_connection_before_the_work(deploy, monkeypatch, transactional_db):
+    deployed = deploy()
+    connection.ensure_connection()
+    monkeypatch.setattr(connection, "close_at", time.monotonic() - 1)  # CONN_MAX_AGE passed since the last invocation
+    closed = []
+    close = connection.close
+    monkeypatch.setattr(connection, "close", lambda: closed.append("closed") or close())  # sqlite's in-memory test db never really closes
+    seen_by_sweep = []
+    sweep = mock.create_autospec(services.sweep, side_effect=lambda: seen_by_sweep.append(list(closed)) or {})
+    monkeypatch.setattr(services, "sweep", sweep)
+
+    deployed.deliver(scheduled_event(deployed, "bot.tasks.sweep"))
+
+    assert seen_by_sweep == [["closed"]]
+
+
+# --- Async tasks ----------------------------------------------------------------------
+
+
+def test_an_async_task_message_runs_the_job(deploy, job_runs):
+    deployed = deploy()
+
+    deployed.deliver(task_message("bot.tasks.run_job", "tweet_process", 42))
+
+    job_runs.assert_called_once_with("tweet_process", 42)
+
+
+def test_an_async_task_message_cannot_run_an_unknown_job(deploy):
+    deployed = deploy()
+
+    with pytest.raises(ValueError, match="unknown job"):
+        deployed.deliver(task_message("bot.tasks.run_job", "os.system", 42))
+
+
+def test_on_lambda_run_job_is_sent_as_an_async_invocation_that_comes_back_as_the_job(deploy, tasks, lambda_client, job_runs, monkeypatch):
+    deployed = deploy()
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", deployed.lambda_name)
+    payloads = []
+    lambda_client.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        {"FunctionName": deployed.lambda_name, "InvocationType": "Event", "Payload": _Captured(payloads)},
+    )
+
+    sent = tasks.run_job("tweet_process", 42)
+
+    assert sent.sent and not job_runs.called
+    deployed.deliver(json.loads(payloads[0]))
+    job_runs.assert_called_once_with("tweet_process", 42)
+
+
+def test_dispatch_in_lambda_mode_sends_the_invocation_that_runs_the_job(deploy, lambda_client, job_runs, monkeypatch):
+    deployed = deploy()
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", deployed.lambda_name)
+    monkeypatch.setenv("IMAGEBOT_DISPATCH", "lambda")
+    payloads = []
+    lambda_client.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        {"FunctionName": deployed.lambda_name, "InvocationType": "Event", "Payload": _Captured(payloads)},
+    )
+
+    dispatch.dispatch("tweet_process", 42)
+
+    assert json.loads(payloads[0]) == task_message("bot.tasks.run_job", "tweet_process", 42)
+    deployed.deliver(json.loads(payloads[0]))
+    job_runs.assert_called_once_with("tweet_process", 42)
+
+
+def test_off_lambda_run_job_runs_at_once(tasks, lambda_client, job_runs, monkeypatch):
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+
+    result = tasks.run_job("tweet_process", 42)  # an invoke would find no stubbed answer and raise
+
+    assert result is None
+    job_runs.assert_called_once_with("tweet_process", 42)
+
+
+class _Captured:
+    """An expected Stubber parameter that accepts anything and keeps it."""
+
+    def __init__(self, into: list):
+        self.into = into
+
+    def __eq__(self, other):
+        self.into.append(other)
+        return True
+
+
+# --- The cold start and the settings file ----------------------------------------------
+
+
+def test_a_cold_start_takes_secrets_from_the_remote_env_and_the_rest_from_the_settings_file(deploy):
+    deployed = deploy("production")
+
+    assert os.environ["DJANGO_SECRET_KEY"] == REMOTE_ENV["DJANGO_SECRET_KEY"]
+    # Zappa applies environment_variables after the remote file: the settings file wins.
+    assert os.environ["IMAGEBOT_DISPATCH"] == "lambda"
+    assert os.environ["AWS_STORAGE_BUCKET_NAME"] == deployed.photo_bucket
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_settings_file_routes_events_only_to_entry_points_in_bot_tasks(tasks, fake_aws_env, monkeypatch, tmp_path, stage):
+    monkeypatch.chdir(tmp_path)
+    config = zappa_cli(stage).stage_config
+
+    assert config["django_settings"] == "imagebot_site.settings" and config["runtime"] == "python3.11"
+    assert config["keep_warm"] is False and not config["slim_handler"]
+    functions = {event["function"]: event for event in config["events"]}
+    assert set(functions) == {"bot.tasks.s3_photo_created", "bot.tasks.sweep"}
+    for path in functions:
+        module, name = path.rsplit(".", 1)
+        assert module == "bot.tasks" and callable(getattr(tasks, name))
+        assert "-" not in path  # Zappa reads a scheduled function back from the rule name's last "-" part
+
+    source = functions["bot.tasks.s3_photo_created"]["event_source"]
+    assert source["arn"] == f"arn:aws:s3:::{config['environment_variables']['AWS_STORAGE_BUCKET_NAME']}"
+    assert source["events"] == ["s3:ObjectCreated:*"] and source["prefix"] == tasks.PHOTO_PREFIX
+    assert functions["bot.tasks.sweep"]["expression"] == "rate(5 minutes)"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_settings_file_holds_no_secrets(stage):
+    config = json.loads(ZAPPA_SETTINGS.read_text())[stage]
+    merged = {**json.loads(ZAPPA_SETTINGS.read_text()).get(config.get("extends", ""), {}), **config}
+
+    variables = merged["environment_variables"]
+    assert not set(variables) & set(SECRETS)
+    assert all(isinstance(value, str) for value in variables.values())  # Zappa refuses anything else
+    assert merged["remote_env"].startswith("s3://")
+    assert variables["DJANGO_DEBUG"] == "false" and variables["IMAGEBOT_DISPATCH"] == "lambda" and variables["IMAGEBOT_S3_EVENTS"] == "true"

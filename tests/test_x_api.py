@@ -1,0 +1,390 @@
+"""bot.x_api against the fake X server (tests/fixtures/fake_x.py).
+
+The fake verifies OAuth 1.0a signatures with oauthlib's server side and validates
+every request against the X API v2 OpenAPI document, so a test that passes here
+sent what X would accept. Waits go through x_api.sleep, replaced by a recorder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+import requests
+from requests_oauthlib import OAuth1
+
+from bot import x_api
+from bot.x_api import XApiError
+from tests.fixtures.fake_x import DUPLICATE_CONTENT, SECRETS
+
+REPLY = "Hi @ana. On your image, I can recognise: Dog, Pet, Animal, Mammal."
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch):
+    """Seconds x_api asked to wait, in order; nothing really waits."""
+    requested: list[float] = []
+    monkeypatch.setattr(x_api, "sleep", requested.append)
+    return requested
+
+
+def rate_limited(reset_in: float, **extra: str) -> dict[str, str]:
+    headers = {
+        "x-rate-limit-limit": "100",
+        "x-rate-limit-remaining": "0",
+        "x-rate-limit-reset": str(int(time.time() + reset_in)),
+    }
+    headers.update(extra)
+    return headers
+
+
+# --- Posting a reply ---------------------------------------------------------------
+
+def test_it_posts_a_signed_reply_that_the_spec_allows_and_returns_its_id(fake_x, waits):
+    post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1234567890123456789")
+
+    (request,) = fake_x.requests
+    assert request.auth_kind == "oauth1" and request.auth_ok, request.auth_error
+    assert request.body_valid, request.validation_errors
+    assert request.status == 201
+    assert fake_x.posts() == [{"text": REPLY, "reply": {"in_reply_to_tweet_id": "1234567890123456789"}}]
+    assert post_id.isdigit()
+    assert x_api.post_reply("Another text", in_reply_to_tweet_id="1") != post_id
+    assert waits == []
+
+
+def test_the_fake_rejects_a_signature_made_with_the_wrong_secret(fake_x, monkeypatch):
+    monkeypatch.setenv("X_CONSUMER_SECRET", "not-the-consumer-secret")
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert caught.value.permanent and caught.value.status == 401
+    (request,) = fake_x.requests
+    assert request.auth_kind == "oauth1" and not request.auth_ok
+    assert fake_x.posts() == []
+
+
+def test_the_fake_rejects_a_signature_made_with_the_wrong_token_secret(fake_x):
+    auth = OAuth1(fake_x.consumer_key, fake_x.consumer_secret, fake_x.access_token, "not-the-token-secret")
+
+    response = requests.post(f"{fake_x.url}/2/tweets", json={"text": REPLY}, auth=auth, timeout=5)
+
+    assert response.status_code == 401
+    assert fake_x.requests[0].auth_error == "invalid signature, timestamp or parameters"
+    assert fake_x.posts() == []
+
+
+def test_the_fake_rejects_a_replayed_nonce(fake_x):
+    auth = OAuth1(fake_x.consumer_key, fake_x.consumer_secret, fake_x.access_token, fake_x.access_token_secret)
+    prepared = requests.Request("POST", f"{fake_x.url}/2/tweets", json={"text": REPLY}, auth=auth).prepare()
+
+    with requests.Session() as session:
+        first = session.send(prepared, timeout=5)
+        replay = session.send(prepared, timeout=5)
+
+    assert first.status_code == 201
+    assert replay.status_code == 401
+    assert fake_x.requests[1].auth_error == "nonce already used"
+    assert len(fake_x.posts()) == 1
+
+
+def test_the_fake_rejects_a_body_the_spec_does_not_allow(fake_x):
+    with x_api.user_session() as session:
+        response = session.post(
+            f"{fake_x.url}/2/tweets",
+            json={"text": REPLY, "reply": {"in_reply_to_tweet_id": "1"}, "in_reply_to_status_id": "1"},
+            timeout=5,
+        )
+
+    assert response.status_code == 400
+    (request,) = fake_x.requests
+    assert request.auth_ok and not request.body_valid
+    assert "in_reply_to_status_id" in " ".join(request.validation_errors)
+    assert fake_x.posts() == []
+
+
+def test_an_invalid_reply_target_is_a_permanent_error_with_xs_reason(fake_x):
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="not-a-post-id")
+
+    assert caught.value.permanent and caught.value.status == 400
+    assert "400 Invalid Request" in caught.value.message
+    assert "in_reply_to_tweet_id" in caught.value.message
+    assert fake_x.posts() == []
+
+
+# --- Rate limits ----------------------------------------------------------------------
+
+def test_it_waits_for_the_rate_limit_reset_then_posts(fake_x, waits):
+    headers = rate_limited(2)
+    reset = int(headers["x-rate-limit-reset"])
+    fake_x.queue("POST", "/2/tweets", 429, headers=headers)
+
+    before = time.time()
+    post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+    after = time.time()
+
+    # Until the reset X named (whole seconds since the epoch), plus one second.
+    assert len(waits) == 1
+    assert reset + 1 - after <= waits[0] <= reset + 1 - before
+    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [429, 201]
+    assert post_id.isdigit()
+
+
+def test_a_reset_beyond_the_longest_wait_is_handed_back_as_temporary(fake_x, waits):
+    fake_x.queue("POST", "/2/tweets", 429, headers=rate_limited(3600))
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    error = caught.value
+    assert not error.permanent and error.status == 429
+    assert 3590 < error.retry_after <= 3601
+    assert waits == []
+    assert len(fake_x.requests) == 1
+
+
+def test_an_exhausted_24_hour_user_limit_is_the_reset_that_counts(fake_x, waits):
+    headers = rate_limited(
+        5,
+        **{
+            "x-rate-limit-remaining": "40",
+            "x-user-limit-24hour-limit": "17",
+            "x-user-limit-24hour-remaining": "0",
+            "x-user-limit-24hour-reset": str(int(time.time()) + 20_000),
+        },
+    )
+    fake_x.queue("POST", "/2/tweets", 429, headers=headers)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert not caught.value.permanent
+    assert caught.value.retry_after > 19_000
+    assert waits == []
+
+
+# --- Server errors and timeouts ----------------------------------------------------------
+
+def test_it_retries_server_errors_then_posts(fake_x, waits, caplog):
+    fake_x.queue("POST", "/2/tweets", 500)
+    fake_x.queue("POST", "/2/tweets", 503)
+
+    with caplog.at_level(logging.WARNING, logger="bot.x_api"):
+        post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert post_id.isdigit()
+    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [500, 503, 201]
+    assert waits == [1.0, 2.0]
+    assert len(caplog.records) == 2
+    assert "retry 1 of 3" in caplog.records[0].getMessage()
+    for secret in SECRETS:
+        assert secret not in caplog.text
+
+
+def test_it_gives_up_after_the_last_retry_as_temporary(fake_x, waits, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "2")
+    for _ in range(3):
+        fake_x.queue("POST", "/2/tweets", 500)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert not caught.value.permanent and caught.value.status == 500
+    assert len(fake_x.requests) == 3
+    assert waits == [1.0, 2.0]
+    assert fake_x.posts() == []
+
+
+def test_a_read_timeout_is_temporary(fake_x, waits, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "1")
+    fake_x.queue("POST", "/2/tweets", 503, delay=0.6)
+    fake_x.queue("POST", "/2/tweets", 503, delay=0.6)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert not caught.value.permanent and caught.value.status is None
+    assert "read timeout" in caught.value.message
+    assert len(fake_x.requests) == 2
+    assert waits == [1.0]
+
+
+def test_a_retry_after_a_lost_answer_is_refused_as_duplicate(fake_x, monkeypatch):
+    # X created the post but its answer never arrived; the retry is the same text again.
+    monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "1")
+    fake_x.queue("POST", "/2/tweets", 201, delay=0.6)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert caught.value.permanent and caught.value.duplicate
+    assert len(fake_x.posts()) == 1
+
+
+def test_an_unreachable_x_is_temporary(fake_x, waits, monkeypatch):
+    with socket_closed() as url:
+        monkeypatch.setenv("X_API_BASE_URL", url)
+        with pytest.raises(XApiError) as caught:
+            x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert not caught.value.permanent
+    assert "connection failed" in caught.value.message
+    assert waits == [1.0, 2.0, 4.0]
+
+
+class socket_closed:
+    """A base URL on 127.0.0.1 where nothing listens."""
+
+    def __enter__(self) -> str:
+        import socket
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))  # reserved, never listening: connections are refused
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def __exit__(self, *exc) -> None:
+        self._socket.close()
+
+
+# --- Refusals ---------------------------------------------------------------------------
+
+def test_duplicate_content_is_permanent_and_flagged(fake_x, waits):
+    fake_x.queue("POST", "/2/tweets", 403, body=DUPLICATE_CONTENT)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    error = caught.value
+    assert error.permanent and error.duplicate and error.status == 403
+    assert error.message == "403 Forbidden: You are not allowed to create a Tweet with duplicate content."
+    assert waits == []
+
+
+def test_the_fake_refuses_the_same_text_twice_like_x(fake_x):
+    x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="2")
+
+    assert caught.value.duplicate
+    assert len(fake_x.posts()) == 1
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (
+            {"title": "Forbidden", "detail": "You are not permitted to reply to this conversation.",
+             "type": "about:blank", "status": 403},
+            "403 Forbidden: You are not permitted to reply to this conversation.",
+        ),
+        (
+            {"errors": [{"message": "Your account is suspended and is not permitted to access this feature",
+                         "code": 64}]},
+            "403 Forbidden: Your account is suspended and is not permitted to access this feature",
+        ),
+    ],
+)
+def test_another_refusal_is_permanent_with_xs_reason(fake_x, waits, body, reason):
+    fake_x.queue("POST", "/2/tweets", 403, body=body)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    error = caught.value
+    assert error.permanent and not error.duplicate and error.status == 403
+    assert error.message == reason
+    assert waits == []
+    assert len(fake_x.requests) == 1
+
+
+def test_missing_credentials_are_permanent_and_name_the_variable_not_the_secrets(fake_x, monkeypatch):
+    monkeypatch.delenv("X_ACCESS_TOKEN_SECRET")
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    error = caught.value
+    assert error.permanent
+    assert error.message == "X credentials are not configured: set X_ACCESS_TOKEN_SECRET"
+    for secret in SECRETS:
+        assert secret not in error.message
+    assert fake_x.requests == []
+
+
+def test_a_missing_bearer_token_is_permanent(fake_x, monkeypatch):
+    monkeypatch.setenv("X_BEARER_TOKEN", "  ")
+
+    with pytest.raises(XApiError) as caught:
+        x_api.webhook_list()
+
+    assert caught.value.permanent
+    assert "X_BEARER_TOKEN" in caught.value.message
+    assert fake_x.requests == []
+
+
+def test_the_fake_rejects_a_wrong_bearer_token_and_the_wrong_auth_kind(fake_x, monkeypatch):
+    with x_api.user_session() as session:
+        wrong_kind = session.get(f"{fake_x.url}/2/webhooks", timeout=5)
+    monkeypatch.setenv("X_BEARER_TOKEN", "not-the-bearer-token")
+    with pytest.raises(XApiError) as caught:
+        x_api.webhook_list()
+
+    assert wrong_kind.status_code == 403  # GET /2/webhooks is app-only in the spec
+    assert wrong_kind.json()["title"] == "Unsupported Authentication"
+    assert caught.value.permanent and caught.value.status == 401
+    assert [r.auth_ok for r in fake_x.requests] == [True, False]
+
+
+# --- Webhooks and the subscription -----------------------------------------------------
+
+def test_webhooks_and_the_subscription_round_trip_with_the_right_auth(fake_x):
+    url = "https://bot.example.com/webhooks/x/"
+
+    assert x_api.webhook_list() == []
+    webhook = x_api.webhook_create(url)
+    assert webhook["url"] == url and webhook["valid"] is True
+    assert [w["id"] for w in x_api.webhook_list()] == [webhook["id"]]
+    x_api.webhook_validate(webhook["id"])
+    assert x_api.subscription_check(webhook["id"]) is False
+    x_api.subscription_create(webhook["id"])
+    assert x_api.subscription_check(webhook["id"]) is True
+    x_api.webhook_delete(webhook["id"])
+    assert x_api.webhook_list() == []
+
+    assert [(r.method, r.operation_id, r.auth_kind) for r in fake_x.requests] == [
+        ("GET", "getWebhooks", "bearer"),
+        ("POST", "createWebhooks", "bearer"),
+        ("GET", "getWebhooks", "bearer"),
+        ("PUT", "validateWebhooks", "bearer"),
+        ("GET", "validateAccountActivitySubscription", "oauth1"),
+        ("POST", "createAccountActivitySubscription", "oauth1"),
+        ("GET", "validateAccountActivitySubscription", "oauth1"),
+        ("DELETE", "deleteWebhooks", "bearer"),
+        ("GET", "getWebhooks", "bearer"),
+    ]
+    for request in fake_x.requests:
+        assert request.auth_ok, request.auth_error
+        assert request.body_valid, request.validation_errors
+        assert 200 <= request.status < 300
+
+
+def test_an_unknown_webhook_is_a_permanent_error(fake_x):
+    with pytest.raises(XApiError) as caught:
+        x_api.webhook_validate("1234")
+
+    assert caught.value.permanent and caught.value.status == 404
+    assert "1234" in caught.value.message
+
+
+def test_a_webhook_id_that_is_not_numeric_never_reaches_x(fake_x):
+    with pytest.raises(XApiError) as caught:
+        x_api.webhook_delete("../../2/tweets")
+
+    assert caught.value.permanent
+    assert fake_x.requests == []
