@@ -143,6 +143,11 @@ def media_timeout() -> tuple[float, float]:
     )
 
 
+def media_total_timeout() -> float:
+    """Seconds one photo's download may take in all, however steadily bytes trickle in."""
+    return env_float("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", 30.0, minimum=0.1, maximum=600)
+
+
 def media_max_pixels() -> int:
     """Decompression-bomb guard: images with more pixels are refused before decoding.
 

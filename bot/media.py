@@ -4,7 +4,9 @@
 
 Downloading only ever touches URLs under one of `conf.media_url_prefixes()`
 (http/https, no user@ part), follows at most MAX_REDIRECTS redirects itself and
-checks each target against the same allow-list, uses `conf.media_timeout()`, and
+checks each target against the same allow-list, uses `conf.media_timeout()` for
+each connect and read, gives up when the whole download takes longer than
+`conf.media_total_timeout()` (a server dripping bytes inside the read timeout), and
 stops reading as soon as more than `conf.media_max_bytes()` have arrived.
 
 Preparing decodes the bytes with Pillow, refuses images with more pixels than
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot import conf
@@ -95,13 +99,14 @@ def download(url: str) -> bytes:
     """The body at url, or MediaError. At most conf.media_max_bytes() are read."""
     if not url_allowed(url):
         raise MediaError(f"URL outside the allow-list: {url}", permanent=True)
+    deadline = time.monotonic() + conf.media_total_timeout()
     session = make_session()
     try:
         for _ in range(MAX_REDIRECTS + 1):
             response = _get(session, url)
             try:
                 if not response.is_redirect:
-                    return _read_body(response, url)
+                    return _read_body(response, url, deadline)
                 url = urljoin(url, response.headers["Location"])
             finally:
                 response.close()
@@ -123,7 +128,7 @@ def _get(session: requests.Session, url: str) -> requests.Response:
         raise MediaError(f"cannot fetch {url}: {type(exc).__name__}", permanent=True) from None
 
 
-def _read_body(response: requests.Response, url: str) -> bytes:
+def _read_body(response: requests.Response, url: str, deadline: float) -> bytes:
     _check_status(response.status_code, url)
     _check_content_type(response.headers.get("Content-Type", ""))
     cap = conf.media_max_bytes()
@@ -132,11 +137,17 @@ def _read_body(response: requests.Response, url: str) -> bytes:
         raise MediaError(f"image too large: {declared} bytes > cap {cap}", permanent=True)
     body = bytearray()
     try:
-        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+        # read1 returns whatever one socket read brings (at most CHUNK_SIZE), so the
+        # deadline is checked at least once per read timeout even when bytes drip.
+        while chunk := response.raw.read1(CHUNK_SIZE, decode_content=True):
             body += chunk
             if len(body) > cap:
                 raise MediaError(f"image too large: more than cap {cap} bytes", permanent=True)
-    except requests.RequestException as exc:  # read timeouts arrive here as ConnectionError
+            if time.monotonic() > deadline:
+                raise MediaError(
+                    f"download from {url} took longer than {conf.media_total_timeout():g} s", permanent=False
+                )
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # read timeouts, cut connections
         raise MediaError(f"download interrupted from {url}: {type(exc).__name__}", permanent=False) from None
     return bytes(body)
 

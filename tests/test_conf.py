@@ -60,3 +60,19 @@ def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off():
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off" in result.stderr
+
+
+def test_every_variable_the_code_reads_is_documented_in_the_readme():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [*root.joinpath("bot").glob("*.py"), *root.joinpath("imagebot_site").glob("*.py")]
+    read = set()
+    for path in sources:
+        read |= set(re.findall(r'"((?:IMAGEBOT|X|AWS|DJANGO|DATABASE)_[A-Z0-9_]+)"', path.read_text()))
+    set_by_the_runtime = {"AWS_LAMBDA_FUNCTION_NAME", "DJANGO_SETTINGS_MODULE"}
+    readme = root.joinpath("README.md").read_text()
+
+    assert "IMAGEBOT_MEDIA_TOTAL_TIMEOUT" in read  # the scan finds what conf reads
+    assert sorted(name for name in read - set_by_the_runtime if f"`{name}`" not in readme) == []

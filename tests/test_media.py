@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import time
 
 import pytest
 from PIL import Image
@@ -165,6 +166,34 @@ def test_a_read_timeout_is_temporary(media_server, monkeypatch):
 
     assert not error.value.permanent
     assert error.value.reason == f"timed out fetching {url}"
+
+
+def test_a_server_dripping_bytes_is_cut_off_at_the_total_limit(media_server, monkeypatch):
+    # Each 1 KiB piece arrives well inside the read timeout; only the total limit stops it.
+    monkeypatch.setenv("IMAGEBOT_MEDIA_READ_TIMEOUT", "5")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "0.5")
+    body = make_noise_image_bytes("PNG", size=(64, 64))
+    assert len(body) > 10 * 1024  # so the drip lasts seconds, far beyond the limit
+    url = media_server.route("/drip.png", body, content_type="image/png", trickle=0.2)
+
+    started = time.monotonic()
+    with pytest.raises(MediaError) as error:
+        download(url)
+
+    assert time.monotonic() - started < 2.0
+    assert not error.value.permanent
+    assert error.value.reason == f"download from {url} took longer than 0.5 s"
+    media_server.wait_idle()
+    assert media_server.requests[0].bytes_sent < len(body)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_slow_download_within_the_total_limit_arrives_whole(media_server, monkeypatch, chunked):
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "10")
+    body = make_noise_image_bytes("PNG", size=(40, 40))
+    url = media_server.route("/slow.png", body, content_type="image/png", trickle=0.01, chunked=chunked)
+
+    assert download(url) == body
 
 
 def test_a_refused_connection_is_temporary(monkeypatch):
