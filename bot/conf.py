@@ -80,6 +80,12 @@ def x_access_token() -> str | None:
     return env_str("X_ACCESS_TOKEN")
 
 
+def x_bot_user_id() -> str:
+    """The bot account's user id, as X writes it at the start of its access token ("<id>-..."); "" when unknown."""
+    owner = (x_access_token() or "").split("-", 1)[0]
+    return owner if owner.isdigit() else ""
+
+
 def x_access_token_secret() -> str | None:
     return env_str("X_ACCESS_TOKEN_SECRET")
 

@@ -67,7 +67,7 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
 
 def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
     """Create the Tweet and its Photo rows; None when the post is already known."""
-    reason = post.skip_reason
+    reason = post.skip_reason or _other_account_reason(parsed.for_user_id)
     try:
         with transaction.atomic():
             tweet = Tweet.objects.create(
@@ -105,6 +105,14 @@ def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery
     if not reason:
         dispatch.dispatch_on_commit("tweet_process", tweet.pk)
     return tweet
+
+
+def _other_account_reason(for_user_id: str) -> str:
+    """Why a delivery for another subscribed account is not answered: the bot would reply as itself."""
+    bot_user_id = conf.x_bot_user_id()
+    if bot_user_id and for_user_id and for_user_id != bot_user_id:
+        return f"delivered for account {for_user_id}, but the bot posts as {bot_user_id}"
+    return ""
 
 
 def tweet_mark_deleted(tweet_id: str) -> bool:

@@ -269,8 +269,7 @@ def reply_find(in_reply_to_tweet_id: str, *, bot_user_id: str = "") -> str | Non
     bot's timeline tells the two apart. The bot's id is the numeric prefix of its access
     token ("<user id>-..."), or `bot_user_id` when the token has none.
     """
-    token_owner = (conf.x_access_token() or "").split("-", 1)[0]
-    user_id = _numeric_id(token_owner if token_owner.isdigit() else bot_user_id, "bot user id")
+    user_id = _numeric_id(conf.x_bot_user_id() or bot_user_id, "bot user id")
     target = str(in_reply_to_tweet_id)
     with user_session() as session:
         answer = _call(session, "GET", f"/2/users/{user_id}/tweets?max_results=100&expansions=referenced_posts")

@@ -73,6 +73,28 @@ def test_posts_that_do_not_summon_the_bot_are_kept_as_skipped(post_signed, dispa
     dispatched.assert_not_called()
 
 
+def test_a_delivery_for_another_account_is_kept_but_not_answered_as_the_bot(
+    post_signed, dispatched, django_capture_on_commit_callbacks, monkeypatch
+):
+    # Several accounts can be subscribed to one webhook; the bot only posts as the token's owner.
+    monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")
+    other = "1500000000000000009"
+    mention_of_other = payloads.tweet(text="@someone_else what is on this? https://t.co/abcDEF1234", mention_bot=False)
+    mention_of_other["entities"]["user_mentions"] = [payloads.mention(other, "someone_else")]
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(mention_of_other, for_user_id=other))
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(payloads.tweet()))
+
+    skipped, answered = Tweet.objects.order_by("pk")
+    assert (skipped.status, skipped.skip_reason) == (
+        Tweet.Status.SKIPPED,
+        f"delivered for account {other}, but the bot posts as {BOT_ID}",
+    )
+    assert skipped.for_user_id == other and skipped.mentions_bot  # it does summon that account
+    assert answered.status == Tweet.Status.RECEIVED
+    dispatched.assert_called_once_with("tweet_process", answered.pk)
+
+
 def test_one_delivery_with_several_posts_dispatches_each_new_summons(post_signed, dispatched, django_capture_on_commit_callbacks):
     first, second, ignored = payloads.tweet(), payloads.tweet(photos=0), payloads.tweet(mention_bot=False)
     deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(first, second, ignored))
