@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -20,6 +21,11 @@ from bot.signatures import crc_response_token, signature_valid
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+
+# The CRC answer and a delivery's signature are the same HMAC under the same secret, so
+# the CRC endpoint must never sign something that could pass for a delivery. X's tokens
+# are short base64-like strings; no string of these characters parses as a JSON object.
+CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]{1,256}")
 
 
 def _error(status: int, message: str) -> JsonResponse:
@@ -38,6 +44,8 @@ def _crc(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("crc_token")
     if not token:
         return _error(400, "crc_token is required")
+    if not CRC_TOKEN.fullmatch(token):
+        return _error(400, "crc_token must be 1 to 256 letters, digits or +/=_.~-")
     secret = conf.x_consumer_secret()
     if not secret:
         log.error("CRC challenge refused: X_CONSUMER_SECRET is not set")

@@ -6,4 +6,5 @@ from bot import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/x/", views.webhook, name="x-webhook"),
+    path("webhooks/x", views.webhook),  # a registration without the slash: a redirect would drop the body
 ]

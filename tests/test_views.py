@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+import json
 
 import pytest
 
@@ -23,6 +24,35 @@ def test_it_answers_the_crc_challenge(client, consumer_secret):
 def test_it_refuses_a_crc_get_without_a_token(client, consumer_secret):
     assert client.get(WEBHOOK_URL).status_code == 400
     assert client.get(WEBHOOK_URL, {"crc_token": ""}).status_code == 400
+
+
+@pytest.mark.parametrize("token", ['{"for_user_id": "1"}', " abc", "abc\n", "a" * 257, "\ufeffabc", "ab%cd"])
+def test_it_refuses_a_crc_token_that_is_not_shaped_like_x_s(client, consumer_secret, token):
+    # The CRC answer is the same HMAC as a delivery signature: signing a JSON object here
+    # would let anyone forge deliveries.
+    response = client.get(WEBHOOK_URL, {"crc_token": token})
+    assert response.status_code == 400
+    assert "response_token" not in response.json()
+
+
+def test_the_crc_endpoint_cannot_be_used_to_sign_a_forged_delivery(client, consumer_secret):
+    forged = '{"for_user_id": "%s", "tweet_create_events": [%s]}' % (payloads.BOT_ID, json.dumps(payloads.tweet()))
+    answer = client.get(WEBHOOK_URL, {"crc_token": forged})
+    signature = answer.json().get("response_token", "sha256=none")
+
+    response = client.generic(
+        "POST", WEBHOOK_URL, forged.encode(), content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature
+    )
+
+    assert response.status_code == 403
+    assert Delivery.objects.count() == 0 and Tweet.objects.count() == 0
+
+
+def test_a_webhook_registered_without_the_trailing_slash_is_served_too(post_signed, client, consumer_secret):
+    assert client.get(WEBHOOK_URL.rstrip("/"), {"crc_token": "abc"}).status_code == 200
+    body = payloads.delivery(payloads.tweet())
+    assert post_signed(body, url=WEBHOOK_URL.rstrip("/")).status_code == 200
+    assert Tweet.objects.count() == 1
 
 
 def test_it_says_so_when_the_consumer_secret_is_not_configured(client):
