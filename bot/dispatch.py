@@ -50,7 +50,17 @@ def dispatch(job: str, tweet_pk: int) -> None:
 
 def dispatch_on_commit(job: str, tweet_pk: int) -> None:
     """Dispatch once the surrounding transaction has committed (never for a rolled-back row)."""
-    transaction.on_commit(partial(dispatch, job, tweet_pk))
+    transaction.on_commit(partial(_dispatch_committed, job, tweet_pk))
+
+
+def _dispatch_committed(job: str, tweet_pk: int) -> None:
+    # The rows are committed: a failure here (Lambda throttling the invocation, a bug in an
+    # inline run) must neither turn the delivery's answer into an error nor stop the other
+    # dispatches of the same commit. What was not done stays in its row for the sweeper.
+    try:
+        dispatch(job, tweet_pk)
+    except Exception:
+        log.exception("%s for tweet %s could not be dispatched; its row keeps the work for the sweeper", job, tweet_pk)
 
 
 def _thread_pool() -> ThreadPoolExecutor:

@@ -89,25 +89,28 @@ class ParsedDelivery:
         return tuple(e for e in self.events if isinstance(e, PostDeleteEvent))
 
 
-def parse_delivery(payload: dict[str, Any]) -> ParsedDelivery:
-    """Parse any payload X sends; a format we do not know yields no events, not an error."""
+def parse_delivery(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedDelivery:
+    """Parse any payload X sends; a format we do not know yields no events, not an error.
+
+    `bot_user_id` stands in for a missing `for_user_id` (the account the delivery is for).
+    """
     if "for_user_id" in payload or any(key.endswith("_events") for key in payload):
-        return parse_account_activity(payload)
+        return parse_account_activity(payload, bot_user_id=bot_user_id)
     return ParsedDelivery(for_user_id="", kinds=("unknown",))
 
 
 # --- Account Activity API (v1.1 post objects) --------------------------------------
 
 
-def parse_account_activity(payload: dict[str, Any]) -> ParsedDelivery:
-    bot_id = _id(payload.get("for_user_id"))
+def parse_account_activity(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedDelivery:
+    bot_id = _id(payload.get("for_user_id")) or _id(bot_user_id)
     events: list[Event] = []
     kinds: list[str] = []
     problems: list[str] = []
     for key, value in payload.items():
         if key == "for_user_id" or key == "user_has_blocked":
             continue
-        kinds.append(key)
+        kinds.append(_text(key, 100))
         items = _list(value) if isinstance(value, list) else [value]
         if key == "tweet_create_events":
             for index, item in enumerate(items):
@@ -125,7 +128,7 @@ def parse_account_activity(payload: dict[str, Any]) -> ParsedDelivery:
                 else:
                     problems.append(f"tweet_delete_events[{index}]: no usable id")
         else:
-            events.append(OtherEvent(kind=key, count=len(items)))
+            events.append(OtherEvent(kind=_text(key, 100), count=len(items)))
     return ParsedDelivery(for_user_id=bot_id, events=tuple(events), kinds=tuple(kinds), problems=tuple(problems))
 
 
@@ -183,7 +186,7 @@ def _photos(source: dict, entities: dict) -> tuple[PhotoRef, ...]:
         if not isinstance(item, dict):
             continue
         url = item.get("media_url_https") or item.get("media_url")
-        if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
+        if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH or _storable(url) != url:
             continue
         media_type = item.get("type") if item.get("type") in ("photo", "animated_gif", "video") else "photo"
         photos.append(
@@ -214,8 +217,20 @@ def _list(value: Any) -> list:
 
 
 def _text(value: Any, limit: int) -> str:
-    """A string field as we keep it: text only (not a number or an object), within its column."""
-    return value[:limit] if isinstance(value, str) else ""
+    """A string field as we keep it: text only (not a number or an object), within its column.
+
+    JSON can carry what no database column takes: lone surrogates (half an emoji) become
+    U+FFFD and NUL characters are dropped.
+    """
+    if not isinstance(value, str):
+        return ""
+    return _storable(value)[:limit]
+
+
+def _storable(value: str) -> str:
+    if value.isascii() and "\x00" not in value:
+        return value
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "")
 
 
 def _created_at(value: Any) -> datetime | None:
@@ -223,6 +238,7 @@ def _created_at(value: Any) -> datetime | None:
         return None
     try:
         moment = parsedate_to_datetime(value)
+        # In UTC: databases refuse far-out offsets; far-out years overflow here instead.
+        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -35,6 +35,14 @@ class TweetFailure(Exception):
     """A step can never finish for this tweet (bad configuration, refused credentials)."""
 
 
+class RecordingFailed(Exception):
+    """A delivery could not be recorded as events; it was kept with outcome `failed` (args: its pk)."""
+
+
+MAX_DETAIL = 4000  # characters of Delivery.detail
+MAX_KINDS_KEPT = 100
+
+
 # --- Recording deliveries ----------------------------------------------------------
 
 
@@ -48,21 +56,34 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     New posts that summon the bot are dispatched for processing after commit, once;
     a post we already have creates nothing and dispatches nothing.
     """
-    parsed = parse_delivery(payload)
-    with transaction.atomic():
-        delivery = Delivery.objects.create(
-            body=body,
-            size=len(body),
-            outcome=Delivery.Outcome.RECORDED,
-            for_user_id=parsed.for_user_id,
-            event_kinds=list(parsed.kinds),
-            detail="; ".join(parsed.problems),
+    try:
+        parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
+        with transaction.atomic():
+            delivery = Delivery.objects.create(
+                body=body,
+                size=len(body),
+                outcome=Delivery.Outcome.RECORDED,
+                for_user_id=parsed.for_user_id,
+                event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
+                detail="; ".join(parsed.problems)[:MAX_DETAIL],
+            )
+            # Always in the same order, so deliveries sharing posts cannot deadlock.
+            for post in sorted(parsed.posts, key=_id_order):
+                _tweet_record(post, delivery=delivery, parsed=parsed)
+            for deletion in sorted(parsed.deletions, key=_id_order):
+                tweet_mark_deleted(deletion.tweet_id, delivery=delivery, author_id=deletion.user_id)
+    except Exception as exc:
+        # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
+        log.exception("could not record a delivery of %d bytes", len(body))
+        failed = Delivery.objects.create(
+            body=body, size=len(body), outcome=Delivery.Outcome.FAILED, detail=f"could not record it: {type(exc).__name__}: {exc}"[:MAX_DETAIL]
         )
-        for post in parsed.posts:
-            _tweet_record(post, delivery=delivery, parsed=parsed)
-        for deletion in parsed.deletions:
-            tweet_mark_deleted(deletion.tweet_id)
+        raise RecordingFailed(failed.pk) from exc
     return delivery
+
+
+def _id_order(event) -> tuple[int, str]:
+    return (len(event.tweet_id), event.tweet_id)
 
 
 def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
@@ -90,7 +111,11 @@ def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery
                 skip_reason=reason,
             )
     except IntegrityError:
-        return None  # someone already has it: a redelivery, or a concurrent copy of this one
+        # Someone already has it: a redelivery, a concurrent copy of this one, or X's copy
+        # for another subscribed account, which may have been skipped from that account's view.
+        if not reason:
+            _tweet_take_over(post, delivery=delivery, parsed=parsed)
+        return None
     Photo.objects.bulk_create(
         Photo(
             tweet=tweet,
@@ -107,6 +132,36 @@ def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery
     return tweet
 
 
+def _tweet_take_over(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> bool:
+    """The bot's own copy of a post first recorded, and skipped, from another account's delivery."""
+    pk = (
+        Tweet.objects.filter(tweet_id=post.tweet_id, status=Tweet.Status.SKIPPED)
+        .exclude(for_user_id=parsed.for_user_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        return False
+    taken = (
+        Tweet.objects.filter(pk=pk, status=Tweet.Status.SKIPPED)
+        .exclude(for_user_id=parsed.for_user_id)
+        .update(
+            status=Tweet.Status.RECEIVED,
+            skip_reason="",
+            delivery=delivery,
+            for_user_id=parsed.for_user_id,
+            is_own=post.is_own,
+            mentions_bot=post.mentions_bot,
+            replies_to_bot=post.replies_to_bot,
+            quotes_bot=post.quotes_bot,
+            updated_at=timezone.now(),
+        )
+    )
+    if taken:
+        dispatch.dispatch_on_commit("tweet_process", pk)
+    return bool(taken)
+
+
 def _other_account_reason(for_user_id: str) -> str:
     """Why a delivery for another subscribed account is not answered: the bot would reply as itself."""
     bot_user_id = conf.x_bot_user_id()
@@ -115,13 +170,36 @@ def _other_account_reason(for_user_id: str) -> str:
     return ""
 
 
-def tweet_mark_deleted(tweet_id: str) -> bool:
-    """The author deleted the post: stop work on it and remove its stored photos."""
-    tweet = Tweet.objects.filter(tweet_id=tweet_id).exclude(status=Tweet.Status.DELETED).first()
-    if tweet is None:
+def tweet_mark_deleted(tweet_id: str, *, delivery: Delivery | None = None, author_id: str = "") -> bool:
+    """The author deleted the post: stop work on it and remove its stored photos.
+
+    With the delivery that says so, a post we do not have yet is recorded as deleted, so
+    that its creation, delivered late or concurrently, is never answered.
+    """
+    now = timezone.now()
+    pk = Tweet.objects.filter(tweet_id=tweet_id).exclude(status=Tweet.Status.DELETED).values_list("pk", flat=True).first()
+    if pk is not None:
+        marked = Tweet.objects.filter(pk=pk).exclude(status=Tweet.Status.DELETED).update(
+            status=Tweet.Status.DELETED, deleted_at=now, updated_at=now
+        )
+        if marked:
+            dispatch.dispatch_on_commit("tweet_photos_delete", pk)
+        return bool(marked)
+    if delivery is None or Tweet.objects.filter(tweet_id=tweet_id).exists():
         return False
-    Tweet.objects.filter(pk=tweet.pk).update(status=Tweet.Status.DELETED, deleted_at=timezone.now(), updated_at=timezone.now())
-    dispatch.dispatch_on_commit("tweet_photos_delete", tweet.pk)
+    try:
+        with transaction.atomic():
+            Tweet.objects.create(
+                tweet_id=tweet_id,
+                delivery=delivery,
+                for_user_id=delivery.for_user_id,
+                author_id=author_id,
+                status=Tweet.Status.DELETED,
+                deleted_at=now,
+                skip_reason="deleted before the post itself was delivered",
+            )
+    except IntegrityError:  # its creation was being recorded at the same moment
+        return tweet_mark_deleted(tweet_id)
     return True
 
 
@@ -188,10 +266,14 @@ def photo_fetch(photo: Photo) -> None:
         # A retry replaces the object (S3 overwrites; a folder would add a renamed copy instead).
         if not getattr(default_storage, "file_overwrite", False) and default_storage.exists(name):
             default_storage.delete(name)
-        default_storage.save(name, ContentFile(image.content))
+        saved = default_storage.save(name, ContentFile(image.content))
     except Exception as exc:
         Photo.objects.filter(pk=photo.pk, status=Photo.Status.STORED).update(status=Photo.Status.PENDING, file="", last_error=f"storage: {exc}")
         raise TemporaryFailure(f"photo {photo.position + 1}: could not store it: {exc}") from exc
+    # The post was deleted while this photo was on its way: its files were removed before
+    # this one existed, so it goes now.
+    if not Photo.objects.filter(pk=photo.pk, file=saved).exclude(tweet__status=Tweet.Status.DELETED).exists():
+        default_storage.delete(saved)
 
 
 def photo_stored(key: str) -> bool:
@@ -416,4 +498,17 @@ def sweep() -> dict:
             Reply.objects.filter(tweet_id=tweet.pk, status=Reply.Status.POSTING).update(status=Reply.Status.PENDING)
             dispatch.dispatch_on_commit("tweet_process", tweet.pk)
         counts["redispatched"] += 1
+    counts["photos_deleted"] = _leftover_photos_delete(cutoff)
     return counts
+
+
+def _leftover_photos_delete(cutoff) -> int:
+    """Files a failed clean-up left behind: of deleted posts always, of settled ones unless kept."""
+    settled = [Tweet.Status.DELETED] if conf.keep_photos() else [Tweet.Status.DELETED, Tweet.Status.DONE, Tweet.Status.FAILED]
+    leftovers = (
+        Photo.objects.filter(tweet__status__in=settled, tweet__updated_at__lt=cutoff)
+        .exclude(file="")
+        .values_list("tweet_id", flat=True)
+        .distinct()
+    )
+    return sum(tweet_photos_delete(tweet_pk) for tweet_pk in leftovers)

@@ -77,7 +77,10 @@ def _delivery(request: HttpRequest) -> HttpResponse:
     if not isinstance(payload, dict):
         services.delivery_record_invalid(body=body, detail=f"not a JSON object: {type(payload).__name__}")
         return _error(400, "body is not a JSON object")
-    services.delivery_record(body=body, payload=payload)
+    try:
+        services.delivery_record(body=body, payload=payload)
+    except services.RecordingFailed:
+        return _error(500, "the delivery was kept but could not be recorded; please retry")
     return JsonResponse({"ok": True})
 
 

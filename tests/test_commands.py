@@ -75,7 +75,7 @@ def test_replay_delivery_from_a_file_and_by_id_records_each_post_once(tmp_path, 
 
 
 def test_sweep_prints_its_counts():
-    assert json.loads(run("sweep")) == {"redispatched": 0, "failed": 0}
+    assert json.loads(run("sweep")) == {"redispatched": 0, "failed": 0, "photos_deleted": 0}
 
 
 def test_x_webhook_registers_lists_subscribes_and_checks_through_x(fake_x):

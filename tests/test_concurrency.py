@@ -1,6 +1,7 @@
 """Duplicate deliveries racing on PostgreSQL (skipped on other databases)."""
 
 import threading
+import time
 from unittest import mock
 
 import pytest
@@ -8,7 +9,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from bot import dispatch
-from bot.models import Delivery, Tweet
+from bot.models import Delivery, Photo, Tweet
 from tests import payloads
 from tests.fixtures.webhook import WEBHOOK_URL, encode, sign
 
@@ -20,10 +21,14 @@ pytestmark = [
 
 
 def post_concurrently(body: bytes, copies: int) -> list[int]:
-    barrier = threading.Barrier(copies)
+    return post_all_at_once([body] * copies)
+
+
+def post_all_at_once(bodies: list[bytes]) -> list[int]:
+    barrier = threading.Barrier(len(bodies))
     statuses: list[int] = []
 
-    def send():
+    def send(body):
         try:
             barrier.wait()
             response = Client().generic("POST", WEBHOOK_URL, body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=sign(body))
@@ -31,7 +36,7 @@ def post_concurrently(body: bytes, copies: int) -> list[int]:
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=send) for _ in range(copies)]
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -51,3 +56,23 @@ def test_the_same_delivery_twenty_times_at_once_yields_one_tweet_and_one_dispatc
     assert Tweet.objects.count() == 1
     assert seam.call_count == 1
     assert seam.call_args.args == ("tweet_process", Tweet.objects.get().pk)
+
+
+def test_deliveries_sharing_posts_in_opposite_orders_do_not_deadlock(consumer_secret, monkeypatch):
+    seam = mock.create_autospec(dispatch.dispatch)
+    monkeypatch.setattr(dispatch, "dispatch", seam)
+    first, second = payloads.tweet(), payloads.tweet()
+    real_bulk_create = Photo.objects.bulk_create
+
+    def slow_bulk_create(*args, **kwargs):  # holds the first post's row lock a while
+        time.sleep(0.05)
+        return real_bulk_create(*args, **kwargs)
+
+    monkeypatch.setattr(Photo.objects, "bulk_create", slow_bulk_create)
+    forward, backward = encode(payloads.delivery(first, second)), encode(payloads.delivery(second, first))
+
+    statuses = post_all_at_once([forward, backward] * 5)
+
+    assert statuses == [200] * 10
+    assert Delivery.objects.filter(outcome=Delivery.Outcome.RECORDED).count() == 10
+    assert Tweet.objects.count() == 2 and seam.call_count == 2

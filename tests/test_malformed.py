@@ -15,7 +15,9 @@ from tests import payloads
 
 pytestmark = pytest.mark.django_db
 
-JUNK = [None, True, -1, 10**30, 1.5, "", "x" * 5000, "٣٤٥", [], [None, 7], {}, {"id_str": {"a": 1}}]
+# Strings no database column takes as they are: half an emoji (a lone surrogate) and NUL.
+UNSTORABLE = ["\ud83d and more", "a\u0000b"]
+JUNK = [None, True, -1, 10**30, 1.5, "", "x" * 5000, "٣٤٥", [], [None, 7], {}, {"id_str": {"a": 1}}, *UNSTORABLE]
 
 
 def paths(node, prefix=()):
@@ -43,12 +45,19 @@ def no_dispatch(monkeypatch):
     monkeypatch.setattr("bot.dispatch.dispatch", lambda job, pk: None)
 
 
+@pytest.fixture
+def dispatched_pks(monkeypatch):
+    pks = []
+    monkeypatch.setattr("bot.dispatch.dispatch", lambda job, pk: pks.append(pk))
+    return pks
+
+
 def test_junk_anywhere_in_a_signed_delivery_never_makes_a_500(post_signed, no_dispatch, django_capture_on_commit_callbacks):
     original = payloads.truncated(payloads.tweet(kinds=("photo", "animated_gif")), "@imagebot full text 🐶")
     original["quoted_status"] = payloads.tweet(mention_bot=False)
     body = payloads.delivery(original, tweet_delete_events=[payloads.delete_event("1600000000000000999")])
     cases = [(path, junk) for path in list(paths(body))[1:] for junk in JUNK]
-    assert len(cases) > 1000
+    assert len(cases) > 1200
 
     statuses = set()
     for path, junk in cases:
@@ -67,3 +76,36 @@ def test_deeply_nested_json_gets_a_400_and_is_kept(post_signed, body):
     response = post_signed(body)
     assert response.status_code == 400
     assert Delivery.objects.get().outcome == Delivery.Outcome.INVALID
+
+
+@pytest.mark.parametrize("junk", UNSTORABLE)
+def test_unstorable_characters_are_cleaned_and_the_post_still_answered(post_signed, dispatched_pks, django_capture_on_commit_callbacks, junk):
+    post = payloads.tweet(text=f"@{payloads.BOT_NAME} {junk} 🐶")
+    post["user"]["screen_name"] = f"ana{junk}"
+    body = payloads.delivery(post)
+    body[f"odd_{junk}_events"] = [{}]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(body)
+
+    assert response.status_code == 200
+    tweet = Tweet.objects.get()
+    assert "\u0000" not in tweet.text and "\ud83d " not in tweet.text and tweet.text.endswith(" 🐶")
+    assert tweet.author_username in ("ana\ufffd and more", "anaab")
+    assert dispatched_pks == [tweet.pk]  # still a mention of the bot
+    assert Delivery.objects.get().outcome == Delivery.Outcome.RECORDED
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    ["Fri Dec 31 23:59:59 -0100 9999", "Wed Nov 25 10:15:30 +2359 2026", "Wed Nov 25 10:15:30 -9999 2026", "Mon Jan 01 00:00:00 +0000 0001"],
+)
+def test_impossible_post_times_are_dropped_not_fatal(post_signed, no_dispatch, django_capture_on_commit_callbacks, created_at):
+    post = payloads.tweet()
+    post["created_at"] = created_at
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_signed(payloads.delivery(post)).status_code == 200
+
+    tweet = Tweet.objects.get()
+    assert tweet.posted_at is None or tweet.posted_at.utcoffset().total_seconds() == 0

@@ -262,12 +262,12 @@ def test_when_the_s3_event_never_comes_the_sweeper_has_the_photo_recognised_dire
     late_event = s3_events.s3.event(key)
     tweet = Tweet.objects.get(tweet_id=post["id_str"])
 
-    assert s3_events.run(services.sweep) == {"redispatched": 0, "failed": 0}  # not stuck yet
+    assert s3_events.run(services.sweep) == {"redispatched": 0, "failed": 0, "photos_deleted": 0}  # not stuck yet
     assert s3_events.calls == []
 
     age(tweet)
     s3_events.expect_recognition(key)
-    assert s3_events.run(services.sweep) == {"redispatched": 1, "failed": 0}
+    assert s3_events.run(services.sweep) == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
 
     s3_events.stubber.assert_no_pending_responses()
     assert s3_events.operations() == ["DetectLabels", "DetectModerationLabels"]

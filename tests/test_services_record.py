@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from bot import dispatch
 from bot.models import Delivery, Photo, Tweet
 from tests import payloads
+from tests.fixtures.webhook import encode
 from tests.payloads import BOT_ID, BOT_NAME
 
 pytestmark = pytest.mark.django_db
@@ -50,12 +51,42 @@ def test_a_redelivered_post_creates_nothing_and_dispatches_nothing(post_signed, 
     assert [d.tweets.count() for d in Delivery.objects.order_by("pk")] == [1, 0]
 
 
-def test_nothing_is_dispatched_when_the_transaction_rolls_back(post_signed, dispatched, django_capture_on_commit_callbacks):
+def test_a_delivery_that_cannot_be_recorded_is_kept_as_failed_and_x_is_asked_to_retry(
+    post_signed, dispatched, django_capture_on_commit_callbacks
+):
+    payload = payloads.delivery(payloads.tweet())
     with mock.patch("bot.services.Photo.objects.bulk_create", side_effect=RuntimeError("disk full")):
-        with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-            post_signed(payloads.delivery(payloads.tweet()))
-    assert Tweet.objects.count() == 0 and Delivery.objects.count() == 0
-    dispatched.assert_not_called()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_signed(payload)
+
+    assert response.status_code == 500  # our failure: X delivers it again
+    assert Tweet.objects.count() == 0  # the posts rolled back together...
+    dispatched.assert_not_called()  # ...so nothing was dispatched
+    failed = Delivery.objects.get()  # but the delivery itself is kept, byte for byte
+    assert failed.outcome == Delivery.Outcome.FAILED and failed.detail == "could not record it: RuntimeError: disk full"
+    assert bytes(failed.body) == encode(payload)
+
+    deliver(post_signed, django_capture_on_commit_callbacks, payload)  # X's retry
+    assert Tweet.objects.get().status == Tweet.Status.RECEIVED
+    dispatched.assert_called_once_with("tweet_process", Tweet.objects.get().pk)
+
+
+def test_a_dispatch_that_fails_after_commit_neither_errors_the_answer_nor_stops_the_others(
+    post_signed, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    calls = []
+
+    def throttled_once(job, tweet_pk):
+        calls.append(tweet_pk)
+        if len(calls) == 1:
+            raise RuntimeError("Lambda invocation throttled")
+
+    monkeypatch.setattr(dispatch, "dispatch", throttled_once)
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(payloads.tweet(), payloads.tweet()))
+
+    assert sorted(calls) == sorted(Tweet.objects.values_list("pk", flat=True))  # both were tried
+    assert "Lambda invocation throttled" in caplog.text
+    assert set(Tweet.objects.values_list("status", flat=True)) == {Tweet.Status.RECEIVED}  # the sweeper's to finish
 
 
 @pytest.mark.parametrize(
@@ -120,7 +151,55 @@ def test_a_delete_event_marks_the_post_deleted_and_removes_its_stored_photos(pos
     assert Photo.objects.get().file.name == ""
 
 
-def test_a_delete_event_for_an_unknown_post_changes_nothing(post_signed, dispatched, django_capture_on_commit_callbacks):
-    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(tweet_delete_events=[payloads.delete_event("1600000000000000999")]))
-    assert Tweet.objects.count() == 0
+def test_a_post_whose_deletion_arrives_first_is_never_answered(post_signed, dispatched, django_capture_on_commit_callbacks):
+    post = payloads.tweet()
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(tweet_delete_events=[payloads.delete_event(post["id_str"])]))
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(post))  # the creation, late
+
+    tweet = Tweet.objects.get()
+    assert (tweet.tweet_id, tweet.status) == (post["id_str"], Tweet.Status.DELETED)
+    assert tweet.skip_reason == "deleted before the post itself was delivered"
+    assert Photo.objects.count() == 0
     dispatched.assert_not_called()
+
+
+def test_a_repeated_delete_event_dispatches_the_clean_up_once(post_signed, dispatched, django_capture_on_commit_callbacks):
+    post = payloads.tweet()
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(post))
+    deletion = payloads.delivery(tweet_delete_events=[payloads.delete_event(post["id_str"])])
+    deliver(post_signed, django_capture_on_commit_callbacks, deletion)
+    deliver(post_signed, django_capture_on_commit_callbacks, deletion)
+
+    tweet = Tweet.objects.get()
+    assert [call.args for call in dispatched.call_args_list] == [("tweet_process", tweet.pk), ("tweet_photos_delete", tweet.pk)]
+
+
+def test_the_bots_copy_of_a_post_first_recorded_for_another_account_is_answered(
+    post_signed, dispatched, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")
+    other = "1500000000000000009"
+    post = payloads.tweet()  # mentions the bot; both accounts are subscribed and X sends a copy for each
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(post, for_user_id=other))
+    assert Tweet.objects.get().status == Tweet.Status.SKIPPED
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(post))
+    deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(post))  # the bot's copy again
+
+    tweet = Tweet.objects.get()
+    assert (tweet.status, tweet.skip_reason, tweet.for_user_id) == (Tweet.Status.RECEIVED, "", BOT_ID)
+    assert tweet.mentions_bot and Photo.objects.filter(tweet=tweet).count() == 1
+    dispatched.assert_called_once_with("tweet_process", tweet.pk)
+
+
+def test_a_delivery_without_for_user_id_is_read_as_the_bots_own(post_signed, dispatched, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")
+    payload = payloads.delivery(payloads.tweet())
+    del payload["for_user_id"]
+
+    deliver(post_signed, django_capture_on_commit_callbacks, payload)
+
+    tweet = Tweet.objects.get()
+    assert (tweet.status, tweet.for_user_id, tweet.mentions_bot) == (Tweet.Status.RECEIVED, BOT_ID, True)
+    dispatched.assert_called_once_with("tweet_process", tweet.pk)

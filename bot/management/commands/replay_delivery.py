@@ -37,5 +37,8 @@ class Command(BaseCommand):
             raise CommandError(f"not JSON: {exc}") from None
         if not isinstance(payload, dict):
             raise CommandError("the body is not a JSON object")
-        delivery = services.delivery_record(body=body, payload=payload)
+        try:
+            delivery = services.delivery_record(body=body, payload=payload)
+        except services.RecordingFailed as exc:
+            raise CommandError(f"could not record it (kept as failed delivery {exc.args[0]}): {exc.__cause__}") from None
         self.stdout.write(f"recorded as delivery {delivery.pk}; new posts: {delivery.tweets.count()}")
