@@ -7,6 +7,7 @@ Secrets are returned, never logged.
 
 from __future__ import annotations
 
+import math
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -42,6 +43,8 @@ def _env_number(name: str, default, convert, minimum, maximum):
         value = convert(raw.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(value):  # nan passes every comparison below
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {raw!r}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {value}")
     return value

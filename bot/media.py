@@ -126,6 +126,8 @@ def _get(session: requests.Session, url: str) -> requests.Response:
         raise MediaError(f"connection error fetching {url}: {type(exc).__name__}", permanent=False) from None
     except requests.RequestException as exc:
         raise MediaError(f"cannot fetch {url}: {type(exc).__name__}", permanent=True) from None
+    except ValueError as exc:  # requests parses a redirect's Location even when not following it
+        raise MediaError(f"cannot fetch {url}: {exc}", permanent=True) from None
 
 
 def _read_body(response: requests.Response, url: str, deadline: float) -> bytes:

@@ -29,6 +29,8 @@ def test_values_are_read_when_used_not_at_import(monkeypatch):
         ("IMAGEBOT_MIN_CONFIDENCE", "101", conf.min_confidence),
         ("IMAGEBOT_KEEP_PHOTOS", "maybe", conf.keep_photos),
         ("IMAGEBOT_MEDIA_MAX_PIXELS", "500000000", conf.media_max_pixels),
+        ("IMAGEBOT_MODERATION_MIN_CONFIDENCE", "nan", conf.moderation_min_confidence),
+        ("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "inf", conf.media_total_timeout),
     ],
 )
 def test_a_bad_value_fails_loudly_naming_the_variable(monkeypatch, name, value, accessor):

@@ -121,6 +121,16 @@ def test_it_refuses_a_scheme_relative_redirect_to_another_host(media_server):
     assert error.value.reason == "redirect outside the allow-list: http://evil.example/x.jpg"
 
 
+def test_a_malformed_redirect_fails_the_photo_for_good(media_server):
+    url = media_server.route("/moved.jpg", status=302, location="http://[::1/x.jpg")
+
+    with pytest.raises(MediaError) as error:
+        download(url)
+
+    assert error.value.permanent
+    assert error.value.reason == f"cannot fetch {url}: Invalid IPv6 URL"
+
+
 def test_it_gives_up_after_three_redirects(media_server):
     media_server.route("/a.jpg", status=302, location="/b.jpg")
     media_server.route("/b.jpg", status=302, location="/a.jpg")
