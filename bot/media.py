@@ -41,6 +41,9 @@ MAX_REDIRECTS = 3
 JPEG_QUALITIES = (90, 80, 70, 60)
 SHRINK_FACTOR = 0.75
 CHUNK_SIZE = 64 * 1024
+# What a photo on X can be, and a few plain bitmap formats; never EPS, PDF and the like,
+# whose Pillow plugins hand the data to outside programs.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 
 # Formats whose bytes Rekognition takes as they are. MPO is what Pillow calls the
 # JPEG files many phone cameras write (a JPEG with extra preview images appended).
@@ -205,7 +208,7 @@ def fetch_image(url: str) -> PreparedImage:
 def _open(data: bytes) -> Image.Image:
     """Open data reading only its header, and refuse it if it has too many pixels."""
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaError(f"decompression bomb: {exc}", permanent=True) from None
     except UnidentifiedImageError:

@@ -539,3 +539,15 @@ def test_fetch_image_refuses_a_bomb_served_as_an_image(media_server):
 
     assert error.value.permanent
     assert error.value.reason.startswith("decompression bomb")
+
+
+def test_formats_that_hand_data_to_outside_programs_are_never_opened():
+    # Pillow reads EPS by running Ghostscript; a photo never needs it.
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n%%EndComments\nshowpage\n"
+    with Image.open(io.BytesIO(eps)) as opened_by_pillow_alone:  # Pillow itself would take it
+        assert opened_by_pillow_alone.format == "EPS"
+
+    with pytest.raises(MediaError) as error:
+        prepare_image(eps)
+
+    assert error.value.permanent and error.value.reason == "not an image (unknown format)"
