@@ -64,6 +64,9 @@ class Tweet(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="X's rate limit: the sweeper leaves the post alone until then."
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -104,6 +107,9 @@ class Photo(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     flagged = models.BooleanField(default=False)
+    labels_detected = models.BooleanField(
+        default=False, help_text="DetectLabels answered and its labels are kept; a retry asks only for moderation labels."
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -148,6 +154,10 @@ class Reply(models.Model):
     text = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     reply_tweet_id = models.CharField(max_length=20, blank=True)
+    variant = models.PositiveSmallIntegerField(default=0, help_text="Which wording: the next is used when X calls one a duplicate.")
+    may_have_posted = models.BooleanField(
+        default=False, help_text="An attempt may have reached X (lost answer, 5xx, worker stopped while posting)."
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

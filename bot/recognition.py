@@ -119,6 +119,8 @@ class RecognitionError(Exception):
         self.reason = reason
         self.permanent = permanent
         self.code = code  # the AWS error code or the botocore exception name, when there is one
+        # What DetectLabels found before a later call failed (None: it was not answered).
+        self.labels_found: tuple[DetectedLabel, ...] | None = None
 
     @property
     def about_photo(self) -> bool:
@@ -150,27 +152,38 @@ def image_from_s3(bucket: str, key: str) -> dict:
     return {"S3Object": {"Bucket": bucket, "Name": key}}
 
 
-def detect(image: dict) -> Detection:
-    """Labels and moderation labels for one image (see `image_from_bytes`, `image_from_s3`)."""
+def detect(image: dict, *, with_labels: bool = True) -> Detection:
+    """Labels and moderation labels for one image (see `image_from_bytes`, `image_from_s3`).
+
+    with_labels=False asks only for moderation labels: DetectLabels already answered an
+    earlier attempt (a RecognitionError carries what it found in `labels_found`).
+    """
     try:
         client = rekognition_client()
     except (BotoCoreError, ValueError) as exc:  # ValueError: a malformed AWS_ENDPOINT_URL
         reason, _ = _describe(exc)
         raise RecognitionError(reason, permanent=True, code=type(exc).__name__) from exc
 
-    labels_answer = _call(
-        client.detect_labels,
-        Image=image,
-        MaxLabels=conf.max_labels(),
-        MinConfidence=conf.min_confidence(),
-    )
-    moderation_answer = _call(
-        client.detect_moderation_labels,
-        Image=image,
-        MinConfidence=min(MODERATION_FLOOR, conf.moderation_min_confidence()),
-    )
+    labels: tuple[DetectedLabel, ...] = ()
+    if with_labels:
+        labels_answer = _call(
+            client.detect_labels,
+            Image=image,
+            MaxLabels=conf.max_labels(),
+            MinConfidence=conf.min_confidence(),
+        )
+        labels = tuple(_label(item) for item in labels_answer.get("Labels", ()) if item.get("Name"))
+    try:
+        moderation_answer = _call(
+            client.detect_moderation_labels,
+            Image=image,
+            MinConfidence=min(MODERATION_FLOOR, conf.moderation_min_confidence()),
+        )
+    except RecognitionError as exc:
+        exc.labels_found = labels if with_labels else None
+        raise
     return Detection(
-        labels=tuple(_label(item) for item in labels_answer.get("Labels", ()) if item.get("Name")),
+        labels=labels,
         moderation_labels=tuple(
             _moderation_label(item) for item in moderation_answer.get("ModerationLabels", ()) if item.get("Name")
         ),

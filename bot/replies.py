@@ -1,24 +1,32 @@
 """Reply texts: which reply a tweet gets, rendered from templates/bot/replies/.
 
-Rules every reply keeps:
+Each reply comes in REPLY_VARIANTS wordings (see compose_reply): X refuses a post that
+repeats a recent post of the same account, so a refused reply is tried in the next one.
+
+Rules every reply, in every variant, keeps:
 - only the author is mentioned, and only when the username is a valid X handle;
-- a label never becomes a mention, hashtag, cashtag or link (its markers are removed);
+- nothing else is a mention, hashtag, cashtag or link: a label keeps only letters, digits,
+  spaces and -'&() (every other character becomes a space), so it is plain words whatever
+  surrounds it; the caller's reference may hold only those, commas and colons;
 - the text never weighs more than 280 as X counts it (emoji and CJK count double):
   the least confident labels are left out until it fits.
 """
 
 from __future__ import annotations
 
+import math
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 from django.template.loader import render_to_string
-from twitter_text import extract_urls, parse_tweet
+from twitter_text import parse_tweet
 
 from bot.recognition import DetectedLabel
 
 MAX_WEIGHTED_LENGTH = 280
+
+# Wordings of one reply: 0 plain, 1 other words, 2 other words and the caller's reference.
+REPLY_VARIANTS = 3
 
 # One label never takes more than this many characters (Rekognition's names are far
 # shorter); with it, a reply always has room for at least one label.
@@ -40,11 +48,12 @@ _ANIMAL_KEYS = frozenset(name.casefold() for name in ANIMAL_LABELS)
 
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 
-# Characters that start a mention, hashtag or cashtag on X (ASCII and full-width forms).
-_ENTITY_MARKERS = re.compile(r"[@＠#＃$＄]")
+# Besides letters and digits, the characters a label keeps. Rekognition's names are plain
+# words; none of these starts a mention, hashtag or cashtag, and without a dot there is no link.
+_LABEL_PUNCTUATION = " -'&()"
 
-# Characters X refuses, and control/surrogate characters that have no place in a label.
-_INVALID_CHARACTERS = {"\ufffe", "\ufeff", "\uffff"}
+# The reference ("about your post of 26 Nov, 10:15:30 UTC") may also hold these.
+_REFERENCE_PUNCTUATION = _LABEL_PUNCTUATION + ",:"
 
 
 def merge_labels(labels: Iterable[DetectedLabel]) -> list[DetectedLabel]:
@@ -89,30 +98,47 @@ def compose_reply(
     usable_photo_count: int,
     labels: Sequence[DetectedLabel],
     flagged: bool,
-    with_confidence: bool = False,
+    variant: int = 0,
+    reference: str = "",
 ) -> str:
     """The reply to a tweet: photo_count photos were attached, usable_photo_count of them could be
     recognised, `labels` are what was found on them (merged here; moderation labels never shown).
 
-    with_confidence gives each label its confidence ("Dog (99%)"): the other wording used when
-    X refuses the plain text as a duplicate of an earlier reply to the same author.
+    variant (0 to REPLY_VARIANTS - 1) picks the wording, for when X refuses the previous one as a
+    duplicate of an earlier post:
+    0: the plain text;
+    1: other words: each label with its confidence, floored ("Dog (99%)"), or, for a reply
+       without labels, another sentence;
+    2: variant 1 followed by "This reply is {reference}." ("about your post of 26 Nov,
+       10:15:30 UTC"), or by a fixed sentence when reference is empty.
+    The variants of one reply always differ from each other.
+
+    ValueError for a variant out of range, or a reference holding anything but letters, digits,
+    whitespace and -'&(),: (checked whatever the variant, so a bad one shows up at once).
     """
+    if variant not in range(REPLY_VARIANTS):
+        raise ValueError(f"variant must be in range({REPLY_VARIANTS}), not {variant!r}")
+    reference = " ".join(reference.split())
+    if not all(character.isalnum() or character in _REFERENCE_PUNCTUATION for character in reference):
+        raise ValueError(f"reference must be plain words, not {reference!r}")
     context = {
         "username": username if username and _USERNAME.fullmatch(username) else None,
         "photo_count": photo_count,
         "usable_photo_count": usable_photo_count,
+        "variant": variant,
+        "reference": reference,
     }
     if flagged:
-        return _render("flagged", context)
+        return _shorten(_render("flagged", context))
     if photo_count <= 0:
-        return _render("no_photo", context)
+        return _shorten(_render("no_photo", context))
     if usable_photo_count <= 0:
-        return _render("unreadable", context)
+        return _shorten(_render("unreadable", context))
 
     found = [label for label in labels if not label.moderation]
-    names = _display_names(merge_labels(found), with_confidence=with_confidence)
+    names = _display_names(merge_labels(found), with_confidence=variant > 0)
     if not names:
-        return _render("no_labels", context)
+        return _shorten(_render("no_labels", context))
 
     template = "animal" if shows_animal(found) else "no_animal"
     # Fewer labels never make a longer text: find the most that fit.
@@ -141,7 +167,8 @@ def _fits(text: str) -> bool:
 
 
 def _shorten(text: str) -> str:
-    """Last resort, reached only if a template alone is too long: cut it to fit."""
+    """Last resort, reached only if a template alone, or with a long reference, is too long:
+    cut it to fit."""
     if _fits(text):
         return text
     low, high = 0, len(text)
@@ -155,30 +182,26 @@ def _shorten(text: str) -> str:
 
 
 def _display_names(labels: Sequence[DetectedLabel], *, with_confidence: bool = False) -> list[str]:
-    """Safe, distinct label names in the order given."""
+    """Safe, distinct label names in the order given; with_confidence adds the floored
+    confidence, so only a real 100 shows "100%"."""
     names: list[str] = []
     seen: set[str] = set()
     for label in labels:
         name = _clean_label(label.name)
         if name and name.casefold() not in seen:
             seen.add(name.casefold())
-            names.append(f"{name} ({label.confidence:.0f}%)" if with_confidence else name)
+            names.append(f"{name} ({math.floor(label.confidence)}%)" if with_confidence else name)
     return names
 
 
 def _clean_label(name: str) -> str:
-    """A label name that X shows as plain text: no mention/hashtag/cashtag markers, no link."""
+    """A label name as plain words, at most MAX_LABEL_CHARS long: every character but letters,
+    digits and -'&() becomes a space, so X shows no mention, hashtag, cashtag or link in it,
+    whatever text surrounds it. Cut after cleaning, so the cut cannot make a link either."""
     text = "".join(
-        character
-        for character in name
-        if character not in _INVALID_CHARACTERS and unicodedata.category(character) not in {"Cc", "Cs"}
+        character if character.isalnum() or character in _LABEL_PUNCTUATION else " " for character in name
     )
-    text = _ENTITY_MARKERS.sub("", text)
     text = " ".join(text.split())
-    if extract_urls(text):
-        text = " ".join(text.replace(".", " ").split())
-        if extract_urls(text):
-            return ""
     if len(text) > MAX_LABEL_CHARS:
         text = text[: MAX_LABEL_CHARS - 1].rstrip() + "…"
     return text

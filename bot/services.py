@@ -11,6 +11,7 @@ import logging
 import posixpath
 from contextlib import contextmanager
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -227,9 +228,16 @@ def tweet_process(tweet_pk: int) -> None:
     if not claimed:
         return
     tweet = Tweet.objects.get(pk=tweet_pk)
+    # On the last attempt a photo that still cannot be downloaded is given up, so the
+    # post is answered about the others instead of failing as a whole.
+    last_attempt = tweet.attempts >= conf.max_attempts()
     with _failures_recorded(tweet_pk):
+        problems = []
         for photo in tweet.photos.filter(status=Photo.Status.PENDING).select_related("tweet"):
-            photo_fetch(photo)
+            try:
+                photo_fetch(photo, give_up=last_attempt)
+            except TemporaryFailure as exc:
+                problems.append(str(exc))  # the other photos go on
         if _deleted_meanwhile(tweet_pk):
             return
         # With S3 events the stored object triggers recognition; if a retry finds photos
@@ -237,17 +245,23 @@ def tweet_process(tweet_pk: int) -> None:
         if not conf.s3_events() or tweet.attempts > 1:
             for photo_pk in tweet.photos.filter(status=Photo.Status.STORED).values_list("pk", flat=True):
                 photo_recognise(photo_pk)
+        if problems:
+            raise TemporaryFailure("; ".join(problems))
         tweet_reply(tweet_pk)
 
 
-def photo_fetch(photo: Photo) -> None:
-    """Download, validate and store one photo. A photo that cannot be used is failed; the others go on."""
+def photo_fetch(photo: Photo, *, give_up: bool = False) -> None:
+    """Download, validate and store one photo. A photo that cannot be used is failed; the others go on.
+
+    give_up: a temporary failure fails the photo too (the post's last attempt).
+    """
     Photo.objects.filter(pk=photo.pk).update(attempts=F("attempts") + 1, updated_at=timezone.now())
     try:
         image = media.fetch_image(photo.source_url)
     except media.MediaError as exc:
-        if exc.permanent:
-            Photo.objects.filter(pk=photo.pk, status=Photo.Status.PENDING).update(status=Photo.Status.FAILED, last_error=exc.reason)
+        if exc.permanent or give_up:
+            reason = exc.reason if exc.permanent else f"gave up: {exc.reason}"
+            Photo.objects.filter(pk=photo.pk, status=Photo.Status.PENDING).update(status=Photo.Status.FAILED, last_error=reason)
             return
         Photo.objects.filter(pk=photo.pk).update(last_error=exc.reason)
         raise TemporaryFailure(f"photo {photo.position + 1}: {exc.reason}") from exc
@@ -302,9 +316,15 @@ def photo_recognise(photo_pk: int) -> bool:
     if not claimed:
         return False
     photo = Photo.objects.get(pk=photo_pk)
+    _tweet_touch(photo.tweet_id)
     try:
-        detection = recognition.detect(_rekognition_image(photo))
+        image = _rekognition_image(photo)
+        # DetectLabels answers once per photo: a retry after a failed moderation call asks only for that.
+        detection = recognition.detect(image, with_labels=False) if photo.labels_detected else recognition.detect(image)
     except recognition.RecognitionError as exc:
+        if exc.labels_found is not None:
+            _labels_keep(photo_pk, exc.labels_found)
+            Photo.objects.filter(pk=photo_pk).update(labels_detected=True)
         if exc.code == "InvalidS3ObjectException" and not photo.file.storage.exists(photo.file.name):
             # The worker died between marking it stored and writing it: fetch it again.
             Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.PENDING, file="", last_error=f"stored object missing: {exc.reason}")
@@ -318,17 +338,26 @@ def photo_recognise(photo_pk: int) -> bool:
         Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.PENDING, file="", last_error=f"stored file unreadable: {exc}")
         raise TemporaryFailure(f"photo {photo.position + 1}: stored file unreadable: {exc}") from exc
     with transaction.atomic():
-        Label.objects.bulk_create(
-            [
-                Label(photo_id=photo_pk, name=label.name[:200], confidence=label.confidence, parents=list(label.parents), categories=list(label.categories), is_moderation=label.moderation)
-                for label in (*detection.labels, *detection.moderation_labels)
-            ],
-            ignore_conflicts=True,
-        )
+        _labels_keep(photo_pk, (*detection.labels, *detection.moderation_labels))
         Photo.objects.filter(pk=photo_pk, status=Photo.Status.RECOGNISING).update(
-            status=Photo.Status.RECOGNISED, flagged=detection.flagged, last_error=""
+            status=Photo.Status.RECOGNISED, flagged=detection.flagged, labels_detected=True, last_error=""
         )
     return True
+
+
+def _labels_keep(photo_pk: int, labels) -> None:
+    Label.objects.bulk_create(
+        [
+            Label(photo_id=photo_pk, name=label.name[:200], confidence=label.confidence, parents=list(label.parents), categories=list(label.categories), is_moderation=label.moderation)
+            for label in labels
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _tweet_touch(tweet_pk: int) -> None:
+    """A worker is on this tweet now: the sweeper leaves it alone for another sweep delay."""
+    Tweet.objects.filter(pk=tweet_pk, status__in=Tweet.PENDING_STATUSES).update(updated_at=timezone.now())
 
 
 def _rekognition_image(photo: Photo) -> dict:
@@ -380,7 +409,8 @@ def _deleted_meanwhile(tweet_pk: int) -> bool:
     return True
 
 
-def reply_text(tweet: Tweet, photos: list[Photo], *, with_confidence: bool = False) -> str:
+def reply_text(tweet: Tweet, photos: list[Photo], *, variant: int = 0) -> str:
+    """The reply's text in wording `variant` (see replies.compose_reply)."""
     recognised = [photo for photo in photos if photo.status == Photo.Status.RECOGNISED]
     labels = [
         recognition.DetectedLabel(name=label.name, confidence=label.confidence, parents=tuple(label.parents), categories=tuple(label.categories))
@@ -394,8 +424,17 @@ def reply_text(tweet: Tweet, photos: list[Photo], *, with_confidence: bool = Fal
         usable_photo_count=len(recognised),
         labels=replies.merge_labels(labels),
         flagged=any(photo.flagged for photo in recognised),
-        with_confidence=with_confidence,
+        variant=variant,
+        reference=_post_reference(tweet),
     )
+
+
+def _post_reference(tweet: Tweet) -> str:
+    """Words that tell this post apart from the author's others, for the last wording."""
+    if tweet.posted_at is None:
+        return ""
+    moment = tweet.posted_at.astimezone(dt_timezone.utc)
+    return f"about your post of {moment.day} {moment:%b, %H:%M:%S} UTC"
 
 
 def reply_post(reply_pk: int) -> None:
@@ -406,6 +445,7 @@ def reply_post(reply_pk: int) -> None:
     if not claimed:
         return
     reply = Reply.objects.select_related("tweet").get(pk=reply_pk)
+    _tweet_touch(reply.tweet_id)
     posting = Reply.objects.filter(pk=reply_pk, status=Reply.Status.POSTING)
     if conf.x_dry_run():
         log.info("dry run: reply to %s not posted: %s", reply.tweet.tweet_id, reply.text)
@@ -414,38 +454,59 @@ def reply_post(reply_pk: int) -> None:
     try:
         reply_tweet_id = x_api.post_reply(reply.text, in_reply_to_tweet_id=reply.tweet.tweet_id)
     except x_api.XApiError as exc:
+        if exc.maybe_delivered:
+            Reply.objects.filter(pk=reply_pk).update(may_have_posted=True)
+            reply.may_have_posted = True
         if exc.duplicate:
             _reply_settle_duplicate(reply, exc)
         elif exc.permanent:
             posting.update(status=Reply.Status.FAILED, last_error=exc.message)
         else:
             posting.update(status=Reply.Status.PENDING, last_error=exc.message)
+            if exc.status == 429 and exc.retry_after:
+                _tweet_wait_for_rate_limit(reply.tweet_id, exc.retry_after)
             raise TemporaryFailure(f"reply: {exc.message}") from exc
         return
     posting.update(status=Reply.Status.POSTED, reply_tweet_id=reply_tweet_id, posted_at=timezone.now(), last_error="")
 
 
+def _tweet_wait_for_rate_limit(tweet_pk: int, seconds: float) -> None:
+    """X's limit is spent for longer than a step may wait (a daily cap, say): the sweeper
+    comes back after the reset, and this round does not count against the attempt limit."""
+    Tweet.objects.filter(pk=tweet_pk, attempts__gt=0).update(
+        not_before=timezone.now() + timedelta(seconds=seconds), attempts=F("attempts") - 1
+    )
+
+
 def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> None:
     """X refused the text as a duplicate: posted by an attempt whose answer was lost, or not at all?
 
-    Only the bot's own timeline can say; a refusal alone is never taken as "posted".
+    Only the bot's own timeline can say; a refusal alone is never taken as "posted". The
+    next wording is tried when the refusal is explained: no attempt can have reached X,
+    or the timeline shows the same text answering another post. Otherwise an earlier
+    attempt may have posted a reply the timeline does not show yet: it is looked for
+    again later, never posted in other words.
     """
     posting = Reply.objects.filter(pk=reply.pk, status=Reply.Status.POSTING)
     try:
-        found = x_api.reply_find(reply.tweet.tweet_id, bot_user_id=reply.tweet.for_user_id)
+        search = x_api.reply_find(reply.tweet.tweet_id, text=reply.text, bot_user_id=reply.tweet.for_user_id)
     except x_api.XApiError as exc:
         posting.update(status=Reply.Status.PENDING, last_error=f"{refusal.message}; looking for an earlier reply failed: {exc.message}")
         raise TemporaryFailure(f"reply: could not tell whether it was posted: {exc.message}") from exc
-    if found:
-        posting.update(status=Reply.Status.POSTED, reply_tweet_id=found, posted_at=timezone.now(), last_error="")
+    if search.reply_id:
+        posting.update(status=Reply.Status.POSTED, reply_tweet_id=search.reply_id, posted_at=timezone.now(), last_error="")
         return
-    # The same text answered another post of this author: say it once more, in other words.
+    if reply.may_have_posted and not search.same_text_elsewhere:
+        posting.update(status=Reply.Status.PENDING, last_error=f"{refusal.message}; an earlier attempt may have posted it, not on the timeline yet")
+        raise TemporaryFailure("reply: X calls it a duplicate and an earlier attempt may have posted it; looking again later")
+    variant = reply.variant + 1
+    if variant >= replies.REPLY_VARIANTS:
+        posting.update(status=Reply.Status.FAILED, last_error=f"{refusal.message} (every wording already answered other posts)")
+        return
     tweet = reply.tweet
-    other_words = reply_text(tweet, list(tweet.photos.prefetch_related("labels")), with_confidence=True)
-    if other_words != reply.text and posting.update(status=Reply.Status.PENDING, text=other_words, last_error=refusal.message):
+    other_words = reply_text(tweet, list(tweet.photos.prefetch_related("labels")), variant=variant)
+    if posting.update(status=Reply.Status.PENDING, text=other_words, variant=variant, last_error=refusal.message):
         reply_post(reply.pk)
-    else:
-        posting.update(status=Reply.Status.FAILED, last_error=f"{refusal.message} (the same text already answered another post)")
 
 
 @contextmanager
@@ -484,7 +545,8 @@ def sweep() -> dict:
     cutoff = now - timedelta(seconds=conf.sweep_after_seconds())
     limit = conf.max_attempts()
     counts = {"redispatched": 0, "failed": 0}
-    for tweet in Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff).only("pk", "status", "attempts", "last_error", "updated_at"):
+    stuck = Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff).exclude(not_before__gt=now)
+    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at"):
         unchanged = {"status": tweet.status, "updated_at": tweet.updated_at}  # nobody touched it since
         if tweet.attempts >= limit:
             reason = f"gave up after {tweet.attempts} attempts: {tweet.last_error or 'the worker stopped without an error'}"
@@ -494,8 +556,12 @@ def sweep() -> dict:
             if not Tweet.objects.filter(pk=tweet.pk, **unchanged).update(status=Tweet.Status.RECEIVED, updated_at=now):
                 continue  # someone is working on it right now
             # Steps a dead worker left half-way are opened again; the claims keep them single.
-            Photo.objects.filter(tweet_id=tweet.pk, status=Photo.Status.RECOGNISING).update(status=Photo.Status.STORED)
-            Reply.objects.filter(tweet_id=tweet.pk, status=Reply.Status.POSTING).update(status=Reply.Status.PENDING)
+            # A step claimed recently may still be running (an S3 event's worker): left alone.
+            Photo.objects.filter(tweet_id=tweet.pk, status=Photo.Status.RECOGNISING, updated_at__lt=cutoff).update(status=Photo.Status.STORED)
+            # A worker stopped while posting may have posted: never reworded, only looked for.
+            Reply.objects.filter(tweet_id=tweet.pk, status=Reply.Status.POSTING, claimed_at__lt=cutoff).update(
+                status=Reply.Status.PENDING, may_have_posted=True
+            )
             dispatch.dispatch_on_commit("tweet_process", tweet.pk)
         counts["redispatched"] += 1
     counts["photos_deleted"] = _leftover_photos_delete(cutoff)

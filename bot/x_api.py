@@ -12,11 +12,14 @@ the path and X's own reason only.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 import requests
+import urllib3
 from requests_oauthlib import OAuth1Session
 
 from bot import conf
@@ -39,6 +42,8 @@ class XApiError(Exception):
     `retry_after` seconds when X said so (429).
     duplicate: X refused the post as duplicate content, which after an earlier
     attempt whose answer was lost usually means the post already exists.
+    maybe_delivered: an earlier try of the same call may have reached X and been
+    carried out although its answer never came (a read timeout, a cut connection, 5xx).
     """
 
     def __init__(
@@ -56,6 +61,7 @@ class XApiError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.duplicate = duplicate
+        self.maybe_delivered = False
 
     def __repr__(self) -> str:
         return (
@@ -119,11 +125,13 @@ def _call(
     timeout = conf.x_timeout()
     max_retries = conf.x_max_retries()
     retry = 0
+    maybe_delivered = False  # by an earlier try of this call
     while True:
         try:
             response = session.request(method, url, json=json, timeout=timeout)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             error = XApiError(f"{method} {path}: {_describe_transport_error(exc, timeout)}", permanent=False)
+            error.maybe_delivered = maybe_delivered or _may_have_arrived(exc)
             wait = _backoff(retry)
         except requests.RequestException as exc:  # bad URL and the like: our configuration, not X
             raise XApiError(f"{method} {path}: {type(exc).__name__}: {exc}", permanent=True) from exc
@@ -131,11 +139,14 @@ def _call(
             if response.status_code in expected:
                 return _json_body(response, method, path)
             error = _error_from_response(response)
+            error.maybe_delivered = maybe_delivered or response.status_code >= 500
             if error.permanent:
+                error.maybe_delivered = maybe_delivered
                 raise error
             wait = error.retry_after if error.retry_after is not None else _backoff(retry)
             if response.status_code == 429 and wait > conf.x_max_rate_limit_wait():
                 raise error
+        maybe_delivered = error.maybe_delivered
         if retry >= max_retries:
             raise error
         retry += 1
@@ -144,6 +155,14 @@ def _call(
             method, path, error.message, retry, max_retries, wait,
         )
         sleep(wait)
+
+
+def _may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached X: not when no connection was ever made."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return not isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _backoff(retry: int) -> float:
@@ -164,9 +183,9 @@ def _json_body(response: requests.Response, method: str, path: str) -> dict:
     try:
         body = response.json()
     except ValueError:
-        raise XApiError(
-            f"{method} {path}: {response.status_code} answer is not JSON", permanent=False, status=response.status_code
-        ) from None
+        error = XApiError(f"{method} {path}: {response.status_code} answer is not JSON", permanent=False, status=response.status_code)
+        error.maybe_delivered = True  # X said it succeeded
+        raise error from None
     return body if isinstance(body, dict) else {"data": body}
 
 
@@ -201,7 +220,7 @@ def _error_from_response(response: requests.Response) -> XApiError:
     duplicate = 187 in codes or any("duplicate" in reason.lower() for reason in reasons)
     return XApiError(
         message,
-        permanent=status != 429 and status < 500,
+        permanent=status not in (408, 429) and status < 500,
         status=status,
         retry_after=retry_after,
         duplicate=duplicate,
@@ -257,12 +276,22 @@ def post_reply(text: str, *, in_reply_to_tweet_id: str) -> str:
     post_id = (answer.get("data") or {}).get("id")
     if not post_id:
         # X said yes without an id: with errors it refused, without them the answer is garbled.
-        raise XApiError(f"X returned no post id: {_problems(answer)}", permanent=bool(answer.get("errors")))
+        error = XApiError(f"X returned no post id: {_problems(answer)}", permanent=bool(answer.get("errors")))
+        error.maybe_delivered = not error.permanent
+        raise error
     return str(post_id)
 
 
-def reply_find(in_reply_to_tweet_id: str, *, bot_user_id: str = "") -> str | None:
-    """The id of the bot's own recent post that replies to `in_reply_to_tweet_id`, if any.
+@dataclass(frozen=True)
+class TimelineSearch:
+    """What the bot's recent posts say about a reply X refused as a duplicate."""
+
+    reply_id: str | None  # the bot's post replying to the post, when the timeline shows one
+    same_text_elsewhere: bool  # the timeline shows the same text answering another post
+
+
+def reply_find(in_reply_to_tweet_id: str, *, text: str = "", bot_user_id: str = "") -> TimelineSearch:
+    """Look through the bot's 100 most recent posts for its reply to `in_reply_to_tweet_id`.
 
     X refuses a post as "duplicate content" both when an earlier attempt of ours went
     through (its answer lost) and when the same text went to another post. Only the
@@ -273,11 +302,18 @@ def reply_find(in_reply_to_tweet_id: str, *, bot_user_id: str = "") -> str | Non
     target = str(in_reply_to_tweet_id)
     with user_session() as session:
         answer = _call(session, "GET", f"/2/users/{user_id}/tweets?max_results=100&expansions=referenced_posts")
+    same_text_elsewhere = False
     for post in answer.get("data") or []:
+        if not isinstance(post, dict):
+            continue
         references = post.get("referenced_posts") or post.get("referenced_tweets") or []
-        if any(ref.get("type") == "replied_to" and str(ref.get("id")) == target for ref in references):
-            return str(post["id"])
-    return None
+        replied_to = [str(ref.get("id")) for ref in references if isinstance(ref, dict) and ref.get("type") == "replied_to"]
+        if target in replied_to:
+            return TimelineSearch(reply_id=str(post["id"]), same_text_elsewhere=False)
+        # X returns text with &amp; &lt; &gt; escaped.
+        if text and html.unescape(str(post.get("text", ""))).strip() == text.strip():
+            same_text_elsewhere = True
+    return TimelineSearch(reply_id=None, same_text_elsewhere=same_text_elsewhere)
 
 
 # --- Webhooks (app-only) ----------------------------------------------------------

@@ -121,8 +121,11 @@ def count(calls: list[tuple[str, dict]], operation: str) -> int:
 
 
 def age(tweet: Tweet, seconds: int = 3600) -> None:
-    """Time passes for the sweeper: the tweet was last touched `seconds` ago."""
-    Tweet.objects.filter(pk=tweet.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+    """Time passes for the sweeper: the tweet, its photos and its reply were last touched `seconds` ago."""
+    then = timezone.now() - timedelta(seconds=seconds)
+    Tweet.objects.filter(pk=tweet.pk).update(updated_at=then)
+    Photo.objects.filter(tweet_id=tweet.pk).update(updated_at=then)
+    Reply.objects.filter(tweet_id=tweet.pk, claimed_at__isnull=False).update(claimed_at=then)
 
 
 def stored_files() -> list[str]:
@@ -812,11 +815,11 @@ def test_the_sweeper_removes_photos_a_failed_clean_up_left_behind(deliver, sweep
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]  # nothing else was done again
 
 
-def test_a_long_list_of_emoji_labels_still_fits_in_one_post(
+def test_a_long_list_of_wide_labels_still_fits_in_one_post(
     deliver, fake_x, media_server, rekognition_stub, monkeypatch
 ):
     monkeypatch.setenv("IMAGEBOT_MAX_LABELS", "60")
-    names = [f"🐕 Dog breed number {i} 柴犬" for i in range(60)]
+    names = [f"Dog breed number {i} 柴犬 ｄｏｇ" for i in range(60)]  # CJK and full-width count double
     stub_detection(
         rekognition_stub,
         labels=labels_response(*((name, 99.0 - i * 0.5, ("Dog", "Animal")) for i, name in enumerate(names))),
@@ -872,3 +875,171 @@ def test_a_duplicate_refusal_is_not_taken_for_a_post_that_never_reached_x(
     reply = Reply.objects.get(tweet__tweet_id=second["id_str"])
     assert reply.status == Reply.Status.POSTED and reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]
     assert reply.text != fake_x.posts()[0]["text"] and "%)" in reply.text
+
+
+# --- What the review found: no second reply, no lost post ------------------------------
+
+
+def test_a_lost_answer_and_a_lagging_timeline_never_give_a_second_reply(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
+):
+    monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 201, delay=1.0)  # X posts it; its answer is lost
+    fake_x.timeline_lag = 1  # and the bot's timeline does not show that post yet
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)  # the retry is refused as a duplicate; the timeline has no reply to the post
+
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]  # not said again in other words
+    assert (reply.status, reply.text, reply.may_have_posted) == (Reply.Status.PENDING, DOG_REPLY, True)
+    assert tweet.status == Tweet.Status.PROCESSING
+    assert "looking again later" in tweet.last_error
+
+    fake_x.timeline_lag = 0  # the timeline catches up
+    age(tweet)
+    assert sweep()["redispatched"] == 1
+
+    reply.refresh_from_db(), tweet.refresh_from_db()
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    assert reply.status == Reply.Status.POSTED and reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]
+    assert tweet.status == Tweet.Status.DONE
+    assert_x_saw_only_valid_requests(fake_x)
+
+
+def test_the_sweeper_leaves_a_step_claimed_recently_to_its_worker(
+    deliver, sweep, fake_x, media_server, rekognition_stub, rekognition_calls, monkeypatch
+):
+    # A recognition claimed just now (say, by a late S3 event's worker) on a post whose
+    # own row has not changed for a while: the sweeper must not hand it to a second worker.
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_detect = recognition.detect
+
+    def still_running(image, **kwargs):  # leaves the photo claimed, as a worker mid-call does
+        raise RuntimeError("still running")
+
+    monkeypatch.setattr(recognition, "detect", still_running)
+    post = payloads.tweet(urls=[url])
+    deliver(post)
+    photo, tweet = Photo.objects.get(), Tweet.objects.get()
+    assert photo.status == Photo.Status.RECOGNISING
+    Tweet.objects.filter(pk=tweet.pk).update(updated_at=timezone.now() - timedelta(hours=1))  # only the post looks old
+    monkeypatch.setattr(recognition, "detect", real_detect)
+
+    sweep()
+
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.RECOGNISING and rekognition_calls == []  # left to its worker
+    assert fake_x.posts() == []
+
+    age(Tweet.objects.get())  # now the claim is old too: its worker is gone
+    sweep()
+
+    assert count(rekognition_calls, "DetectLabels") == 1
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+
+
+def test_a_photo_that_keeps_failing_is_given_up_on_the_last_attempt_and_the_others_answered(
+    deliver, sweep, fake_x, media_server, rekognition_stub, rekognition_calls, monkeypatch
+):
+    monkeypatch.setenv("IMAGEBOT_MAX_ATTEMPTS", "2")
+    good, _ = serve_jpeg(media_server)
+    bad = media_server.route("/busy.jpg", b"try later", status=503, content_type="text/plain")
+    stub_detection(rekognition_stub, labels=DOG)
+    post = payloads.tweet(urls=[good, bad])
+
+    deliver(post)
+
+    photos = list(Photo.objects.order_by("position"))
+    assert [photo.status for photo in photos] == [Photo.Status.RECOGNISED, Photo.Status.PENDING]  # the good one went on
+    assert fake_x.posts() == []
+
+    age(Tweet.objects.get())
+    sweep()  # the last attempt
+
+    photos = list(Photo.objects.order_by("position"))
+    assert photos[1].status == Photo.Status.FAILED and photos[1].last_error == f"gave up: HTTP 503 for {bad}"
+    (sent,) = fake_x.posts()
+    assert sent["reply"]["in_reply_to_tweet_id"] == post["id_str"] and "Dog" in sent["text"]
+    assert Tweet.objects.get().status == Tweet.Status.DONE
+    assert count(rekognition_calls, "DetectLabels") == 1  # the good photo, once
+
+
+def test_a_spent_daily_cap_waits_for_its_reset_without_using_up_attempts(
+    deliver, sweep, fake_x, media_server, rekognition_stub, x_waits
+):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    reset_in = 20_000
+    fake_x.queue("POST", "/2/tweets", 429, headers={
+        "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(int(time.time()) + reset_in),
+    })
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    tweet = Tweet.objects.get()
+    assert tweet.status == Tweet.Status.PROCESSING and tweet.attempts == 0  # a rate-limited round is free
+    assert reset_in - 60 < (tweet.not_before - timezone.now()).total_seconds() <= reset_in + 1
+    assert x_waits == []
+    for _ in range(8):  # more sweeps than IMAGEBOT_MAX_ATTEMPTS, all before the reset
+        age(tweet)
+        assert sweep() == {"redispatched": 0, "failed": 0, "photos_deleted": 0}
+
+    Tweet.objects.filter(pk=tweet.pk).update(not_before=timezone.now() - timedelta(seconds=1))  # the reset passed
+    age(tweet)
+    assert sweep()["redispatched"] == 1
+
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    assert Tweet.objects.get().status == Tweet.Status.DONE
+
+
+def test_a_failed_moderation_call_is_retried_without_asking_for_labels_again(
+    deliver, sweep, fake_x, media_server, rekognition_stub, rekognition_calls, monkeypatch
+):
+    monkeypatch.setenv("IMAGEBOT_AWS_MAX_RETRIES", "0")
+    url, _ = serve_jpeg(media_server)
+    rekognition_stub.add_response("detect_labels", DOG)
+    rekognition_stub.add_client_error(
+        "detect_moderation_labels", service_error_code="ThrottlingException", service_message="Rate exceeded", http_status_code=400
+    )
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    photo = Photo.objects.get()
+    assert (photo.status, photo.labels_detected) == (Photo.Status.STORED, True)
+    assert sorted(photo.labels.values_list("name", flat=True)) == ["Animal", "Dog", "Mammal", "Pet"]
+    assert fake_x.posts() == []
+
+    rekognition_stub.add_response("detect_moderation_labels", moderation_response())
+    age(Tweet.objects.get())
+    sweep()
+
+    assert [name for name, _ in rekognition_calls] == ["DetectLabels", "DetectModerationLabels", "DetectModerationLabels"]
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    rekognition_stub.assert_no_pending_responses()
+
+
+def test_repeated_mentions_without_a_photo_each_get_their_own_wording(deliver, fake_x):
+    # X refuses a text the account posted recently; each fixed text has other wordings.
+    posts = [payloads.tweet(photos=0) for _ in range(5)]
+    for minute, post in enumerate(posts[:4]):
+        post["created_at"] = f"Wed Nov 25 10:{minute:02d}:30 +0000 2026"
+    posts[4]["created_at"] = posts[3]["created_at"]  # so even the last wording repeats
+
+    for post in posts:
+        deliver(post)
+
+    answered = [body["reply"]["in_reply_to_tweet_id"] for body in fake_x.posts()]
+    assert answered == [post["id_str"] for post in posts[:4]]
+    texts = [body["text"] for body in fake_x.posts()]
+    assert texts[0] == NO_PHOTO_REPLY and len(set(texts)) == 4
+    assert "10:03:30" in texts[3]  # the last wording names the post
+    last = Reply.objects.get(tweet__tweet_id=posts[4]["id_str"])
+    assert last.status == Reply.Status.FAILED and "every wording already answered other posts" in last.last_error
+    assert [reply.variant for reply in Reply.objects.order_by("tweet__received_at", "tweet__pk")] == [0, 1, 2, 2, 2]

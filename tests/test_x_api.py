@@ -198,6 +198,25 @@ def test_it_gives_up_after_the_last_retry_as_temporary(fake_x, waits, monkeypatc
     assert fake_x.posts() == []
 
 
+def test_a_request_timeout_from_x_is_retried(fake_x, waits):
+    fake_x.queue("POST", "/2/tweets", 408, body={"title": "Request Timeout", "detail": "took too long", "type": "about:blank", "status": 408})
+
+    post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [408, 201]
+    assert post_id.isdigit() and waits == [1.0]
+
+
+def test_a_server_error_then_a_duplicate_refusal_says_the_post_may_exist(fake_x, waits):
+    fake_x.queue("POST", "/2/tweets", 503)
+    fake_x.queue("POST", "/2/tweets", 403, body=DUPLICATE_CONTENT)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert caught.value.duplicate and caught.value.maybe_delivered
+
+
 def test_a_read_timeout_is_temporary(fake_x, waits, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
     monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "1")
@@ -209,6 +228,7 @@ def test_a_read_timeout_is_temporary(fake_x, waits, monkeypatch):
 
     assert not caught.value.permanent and caught.value.status is None
     assert "read timeout" in caught.value.message
+    assert caught.value.maybe_delivered  # X may have acted on a request whose answer never came
     assert len(fake_x.requests) == 2
     assert waits == [1.0]
 
@@ -223,6 +243,7 @@ def test_a_retry_after_a_lost_answer_is_refused_as_duplicate(fake_x, monkeypatch
         x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
 
     assert caught.value.permanent and caught.value.duplicate
+    assert caught.value.maybe_delivered  # so the refusal may well be about our own post
     assert len(fake_x.posts()) == 1
 
 
@@ -234,6 +255,7 @@ def test_an_unreachable_x_is_temporary(fake_x, waits, monkeypatch):
 
     assert not caught.value.permanent
     assert "connection failed" in caught.value.message
+    assert not caught.value.maybe_delivered  # no connection, no post
     assert waits == [1.0, 2.0, 4.0]
 
 
@@ -260,7 +282,7 @@ def test_duplicate_content_is_permanent_and_flagged(fake_x, waits):
         x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
 
     error = caught.value
-    assert error.permanent and error.duplicate and error.status == 403
+    assert error.permanent and error.duplicate and error.status == 403 and not error.maybe_delivered
     assert error.message == "403 Forbidden: You are not allowed to create a Tweet with duplicate content."
     assert waits == []
 
