@@ -10,7 +10,8 @@ Prints JSON: median and p95 milliseconds per tweet for 1 and 4 photos, and the o
 calls per tweet, counted from the servers' own request records (Rekognition: the client's
 requests, which the Stubber answers one queued answer each): DetectLabels and
 DetectModerationLabels per photo, media GETs per photo, X POSTs per reply. Each must be
-exactly 1 for every tweet; the script exits 1 otherwise.
+exactly 1 for every tweet; the script exits 1 otherwise. Also the median number of
+database queries per tweet, which does not depend on the machine's speed.
 Run: .venv/bin/python bench/pipeline.py [--tweets N]
 """
 
@@ -48,6 +49,7 @@ django.setup()
 from botocore.stub import Stubber  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bot import recognition  # noqa: E402
 from bot.models import Tweet  # noqa: E402
@@ -109,6 +111,7 @@ def run_case(outside: Outside, client: Client, photos: int, n: int, label: int) 
     timings: list[float] = []
     per_photo = {"DetectLabels": [], "DetectModerationLabels": [], "media_gets": []}
     x_posts: list[int] = []
+    query_counts: list[int] = []
     done = 0
     images = [make_image_bytes(color=color) for color in COLORS[:photos]]
     for i in range(n):
@@ -121,9 +124,12 @@ def run_case(outside: Outside, client: Client, photos: int, n: int, label: int) 
             aws_fixtures.stub_detection(outside.stubber, labels=DOG)
         before = outside.counts()
 
-        start = time.perf_counter()
-        response = client.generic("POST", "/webhooks/x/", body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature)
-        timings.append((time.perf_counter() - start) * 1000)
+        connection.queries_log.clear()  # it keeps 9,000 queries at most, which would skew the count
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            response = client.generic("POST", "/webhooks/x/", body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature)
+            timings.append((time.perf_counter() - start) * 1000)
+        query_counts.append(len(queries))
 
         assert response.status_code == 200, response.status_code
         outside.media.wait_idle()
@@ -149,6 +155,7 @@ def run_case(outside: Outside, client: Client, photos: int, n: int, label: int) 
         "detect_moderation_labels_per_photo": exact(per_photo["DetectModerationLabels"]),
         "media_gets_per_photo": exact(per_photo["media_gets"]),
         "x_posts_per_reply": exact(x_posts),
+        "queries_per_tweet": statistics.median(query_counts),
     }
 
 
