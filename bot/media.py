@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -141,20 +143,37 @@ def _read_body(response: requests.Response, url: str, deadline: float) -> bytes:
     if declared is not None and declared > cap:
         raise MediaError(f"image too large: {declared} bytes > cap {cap}", permanent=True)
     body = bytearray()
+    # At the deadline the connection is shut down under the reader, wherever it waits:
+    # a body, a chunk-size line or a gzip header dripping in inside the read timeout.
+    cut_off = threading.Event()
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), _cut_off, args=(response, cut_off))
+    timer.daemon = True
+    timer.start()
     try:
-        # read1 returns whatever one socket read brings (at most CHUNK_SIZE), so the
-        # deadline is checked at least once per read timeout even when bytes drip.
         while chunk := response.raw.read1(CHUNK_SIZE, decode_content=True):
             body += chunk
             if len(body) > cap:
                 raise MediaError(f"image too large: more than cap {cap} bytes", permanent=True)
             if time.monotonic() > deadline:
-                raise MediaError(
-                    f"download from {url} took longer than {conf.media_total_timeout():g} s", permanent=False
-                )
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # read timeouts, cut connections
-        raise MediaError(f"download interrupted from {url}: {type(exc).__name__}", permanent=False) from None
+                break
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:  # read timeouts, cut connections
+        if not cut_off.is_set():
+            raise MediaError(f"download interrupted from {url}: {type(exc).__name__}", permanent=False) from None
+    finally:
+        timer.cancel()
+    if cut_off.is_set() or time.monotonic() > deadline:  # what arrived may be only part of it
+        raise MediaError(f"download from {url} took longer than {conf.media_total_timeout():g} s", permanent=False)
     return bytes(body)
+
+
+def _cut_off(response: requests.Response, done: threading.Event) -> None:
+    done.set()
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in recv
+        except OSError:
+            pass
 
 
 def _check_status(status: int, url: str) -> None:

@@ -67,6 +67,9 @@ class Tweet(models.Model):
     not_before = models.DateTimeField(
         null=True, blank=True, help_text="X's rate limit: the sweeper leaves the post alone until then."
     )
+    photos_cleanup = models.BooleanField(
+        default=False, help_text="Its stored photos are to go (settled without IMAGEBOT_KEEP_PHOTOS, or deleted)."
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -155,8 +158,8 @@ class Reply(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     reply_tweet_id = models.CharField(max_length=20, blank=True)
     variant = models.PositiveSmallIntegerField(default=0, help_text="Which wording: the next is used when X calls one a duplicate.")
-    may_have_posted = models.BooleanField(
-        default=False, help_text="An attempt may have reached X (lost answer, 5xx, worker stopped while posting)."
+    maybe_posted_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last attempt that may have reached X (lost answer, 5xx, worker stopped while posting)."
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

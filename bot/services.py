@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from bot import conf, dispatch, media, recognition, replies, x_api
-from bot.events import ParsedDelivery, PostEvent, parse_delivery
+from bot.events import ParsedDelivery, PostDeleteEvent, PostEvent, parse_delivery
 from bot.models import Delivery, Label, Photo, Reply, Tweet
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class RecordingFailed(Exception):
 
 
 MAX_DETAIL = 4000  # characters of Delivery.detail
+RATE_LIMIT_PATIENCE = timedelta(hours=48)  # how long rate-limited rounds are free
+MAX_RATE_LIMIT_WAIT = timedelta(hours=25)  # X's longest window is a day
 MAX_KINDS_KEPT = 100
 
 
@@ -68,11 +70,13 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
                 event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
                 detail="; ".join(parsed.problems)[:MAX_DETAIL],
             )
-            # Always in the same order, so deliveries sharing posts cannot deadlock.
-            for post in sorted(parsed.posts, key=_id_order):
-                _tweet_record(post, delivery=delivery, parsed=parsed)
-            for deletion in sorted(parsed.deletions, key=_id_order):
-                tweet_mark_deleted(deletion.tweet_id, delivery=delivery, author_id=deletion.user_id)
+            # Every post's row in one order (a creation before its deletion), so deliveries
+            # sharing posts cannot deadlock.
+            for event in sorted((*parsed.posts, *parsed.deletions), key=_id_order):
+                if isinstance(event, PostDeleteEvent):
+                    tweet_mark_deleted(event.tweet_id, delivery=delivery, author_id=event.user_id)
+                else:
+                    _tweet_record(event, delivery=delivery, parsed=parsed)
     except Exception as exc:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         log.exception("could not record a delivery of %d bytes", len(body))
@@ -83,8 +87,8 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     return delivery
 
 
-def _id_order(event) -> tuple[int, str]:
-    return (len(event.tweet_id), event.tweet_id)
+def _id_order(event: PostEvent | PostDeleteEvent) -> tuple[int, str, bool]:
+    return (len(event.tweet_id), event.tweet_id, isinstance(event, PostDeleteEvent))
 
 
 def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
@@ -181,7 +185,7 @@ def tweet_mark_deleted(tweet_id: str, *, delivery: Delivery | None = None, autho
     pk = Tweet.objects.filter(tweet_id=tweet_id).exclude(status=Tweet.Status.DELETED).values_list("pk", flat=True).first()
     if pk is not None:
         marked = Tweet.objects.filter(pk=pk).exclude(status=Tweet.Status.DELETED).update(
-            status=Tweet.Status.DELETED, deleted_at=now, updated_at=now
+            status=Tweet.Status.DELETED, deleted_at=now, photos_cleanup=True, updated_at=now
         )
         if marked:
             dispatch.dispatch_on_commit("tweet_photos_delete", pk)
@@ -395,8 +399,11 @@ def tweet_reply(tweet_pk: int) -> None:
 
 def _tweet_settle(tweet_pk: int, *, status: str, last_error: str, still: dict) -> bool:
     """Give a tweet its final status if it is `still` as the caller saw it; its stored photos go then."""
-    settled = Tweet.objects.filter(pk=tweet_pk, **still).update(status=status, last_error=last_error[:2000], updated_at=timezone.now())
-    if settled and not conf.keep_photos():
+    cleanup = not conf.keep_photos()
+    settled = Tweet.objects.filter(pk=tweet_pk, **still).update(
+        status=status, last_error=last_error[:2000], photos_cleanup=cleanup, updated_at=timezone.now()
+    )
+    if settled and cleanup:
         tweet_photos_delete(tweet_pk)
     return bool(settled)
 
@@ -455,15 +462,15 @@ def reply_post(reply_pk: int) -> None:
         reply_tweet_id = x_api.post_reply(reply.text, in_reply_to_tweet_id=reply.tweet.tweet_id)
     except x_api.XApiError as exc:
         if exc.maybe_delivered:
-            Reply.objects.filter(pk=reply_pk).update(may_have_posted=True)
-            reply.may_have_posted = True
+            reply.maybe_posted_at = timezone.now()
+            Reply.objects.filter(pk=reply_pk).update(maybe_posted_at=reply.maybe_posted_at)
         if exc.duplicate:
             _reply_settle_duplicate(reply, exc)
         elif exc.permanent:
             posting.update(status=Reply.Status.FAILED, last_error=exc.message)
         else:
             posting.update(status=Reply.Status.PENDING, last_error=exc.message)
-            if exc.status == 429 and exc.retry_after:
+            if exc.status == 429 and exc.retry_after and exc.retry_after > conf.x_max_rate_limit_wait():
                 _tweet_wait_for_rate_limit(reply.tweet_id, exc.retry_after)
             raise TemporaryFailure(f"reply: {exc.message}") from exc
         return
@@ -472,20 +479,32 @@ def reply_post(reply_pk: int) -> None:
 
 def _tweet_wait_for_rate_limit(tweet_pk: int, seconds: float) -> None:
     """X's limit is spent for longer than a step may wait (a daily cap, say): the sweeper
-    comes back after the reset, and this round does not count against the attempt limit."""
-    Tweet.objects.filter(pk=tweet_pk, attempts__gt=0).update(
-        not_before=timezone.now() + timedelta(seconds=seconds), attempts=F("attempts") - 1
+    comes back after the reset, and this round does not count against the attempt limit.
+
+    Only while the post is younger than RATE_LIMIT_PATIENCE: an account that stays
+    limited uses up its attempts like any other failure, so every post ends settled.
+    """
+    now = timezone.now()
+    Tweet.objects.filter(pk=tweet_pk, attempts__gt=0, received_at__gt=now - RATE_LIMIT_PATIENCE).update(
+        not_before=now + min(timedelta(seconds=seconds), MAX_RATE_LIMIT_WAIT), attempts=F("attempts") - 1
     )
+
+
+def _timeline_had_time(maybe_posted_at, search: x_api.TimelineSearch) -> bool:
+    """Whether a reply missing from the timeline means the uncertain attempt did not post it:
+    the timeline had a sweep delay to catch up, and shows what else the refusal is about."""
+    caught_up = timezone.now() - maybe_posted_at >= timedelta(seconds=conf.sweep_after_seconds())
+    return caught_up and search.same_text_elsewhere
 
 
 def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> None:
     """X refused the text as a duplicate: posted by an attempt whose answer was lost, or not at all?
 
     Only the bot's own timeline can say; a refusal alone is never taken as "posted". The
-    next wording is tried when the refusal is explained: no attempt can have reached X,
-    or the timeline shows the same text answering another post. Otherwise an earlier
-    attempt may have posted a reply the timeline does not show yet: it is looked for
-    again later, never posted in other words.
+    next wording is tried when no attempt can have reached X. When one may have, the
+    reply may just not show on the timeline yet: it is looked for again at later sweeps,
+    and reworded only once the timeline had a sweep delay to catch up and shows the same
+    text answering another post. Never a second reply in the thread.
     """
     posting = Reply.objects.filter(pk=reply.pk, status=Reply.Status.POSTING)
     try:
@@ -496,7 +515,7 @@ def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> None:
     if search.reply_id:
         posting.update(status=Reply.Status.POSTED, reply_tweet_id=search.reply_id, posted_at=timezone.now(), last_error="")
         return
-    if reply.may_have_posted and not search.same_text_elsewhere:
+    if reply.maybe_posted_at is not None and not _timeline_had_time(reply.maybe_posted_at, search):
         posting.update(status=Reply.Status.PENDING, last_error=f"{refusal.message}; an earlier attempt may have posted it, not on the timeline yet")
         raise TemporaryFailure("reply: X calls it a duplicate and an earlier attempt may have posted it; looking again later")
     variant = reply.variant + 1
@@ -560,7 +579,7 @@ def sweep() -> dict:
             Photo.objects.filter(tweet_id=tweet.pk, status=Photo.Status.RECOGNISING, updated_at__lt=cutoff).update(status=Photo.Status.STORED)
             # A worker stopped while posting may have posted: never reworded, only looked for.
             Reply.objects.filter(tweet_id=tweet.pk, status=Reply.Status.POSTING, claimed_at__lt=cutoff).update(
-                status=Reply.Status.PENDING, may_have_posted=True
+                status=Reply.Status.PENDING, maybe_posted_at=F("claimed_at")
             )
             dispatch.dispatch_on_commit("tweet_process", tweet.pk)
         counts["redispatched"] += 1
@@ -569,10 +588,9 @@ def sweep() -> dict:
 
 
 def _leftover_photos_delete(cutoff) -> int:
-    """Files a failed clean-up left behind: of deleted posts always, of settled ones unless kept."""
-    settled = [Tweet.Status.DELETED] if conf.keep_photos() else [Tweet.Status.DELETED, Tweet.Status.DONE, Tweet.Status.FAILED]
+    """Files a failed clean-up left behind (photos kept on purpose are not marked for clean-up)."""
     leftovers = (
-        Photo.objects.filter(tweet__status__in=settled, tweet__updated_at__lt=cutoff)
+        Photo.objects.filter(tweet__photos_cleanup=True, tweet__updated_at__lt=cutoff)
         .exclude(file="")
         .values_list("tweet_id", flat=True)
         .distinct()

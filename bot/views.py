@@ -24,7 +24,8 @@ SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 
 # The CRC answer and a delivery's signature are the same HMAC under the same secret, so
 # the CRC endpoint must never sign something that could pass for a delivery. X's tokens
-# are short base64-like strings; no string of these characters parses as a JSON object.
+# are short base64-like strings; no string of these characters parses as a JSON object,
+# and the few that parse as another JSON value are refused too.
 CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]{1,256}")
 
 
@@ -44,8 +45,8 @@ def _crc(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("crc_token")
     if not token:
         return _error(400, "crc_token is required")
-    if not CRC_TOKEN.fullmatch(token):
-        return _error(400, "crc_token must be 1 to 256 letters, digits or +/=_.~-")
+    if not CRC_TOKEN.fullmatch(token) or _is_json(token):
+        return _error(400, "crc_token must be 1 to 256 letters, digits or +/=_.~-, and not a JSON value")
     secret = conf.x_consumer_secret()
     if not secret:
         log.error("CRC challenge refused: X_CONSUMER_SECRET is not set")
@@ -82,6 +83,15 @@ def _delivery(request: HttpRequest) -> HttpResponse:
     except services.RecordingFailed:
         return _error(500, "the delivery was kept but could not be recorded; please retry")
     return JsonResponse({"ok": True})
+
+
+def _is_json(token: str) -> bool:
+    """A number, true, false or null: signed, it would pass as a (junk) delivery."""
+    try:
+        json.loads(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _declared_length(request: HttpRequest) -> int:

@@ -76,3 +76,24 @@ def test_deliveries_sharing_posts_in_opposite_orders_do_not_deadlock(consumer_se
     assert statuses == [200] * 10
     assert Delivery.objects.filter(outcome=Delivery.Outcome.RECORDED).count() == 10
     assert Tweet.objects.count() == 2 and seam.call_count == 2
+
+
+def test_crossed_creations_and_deletions_do_not_deadlock(consumer_secret, monkeypatch):
+    seam = mock.create_autospec(dispatch.dispatch)
+    monkeypatch.setattr(dispatch, "dispatch", seam)
+    first, second = payloads.tweet(), payloads.tweet()
+    real_bulk_create = Photo.objects.bulk_create
+
+    def slow_bulk_create(*args, **kwargs):  # holds the created post's row lock a while
+        time.sleep(0.05)
+        return real_bulk_create(*args, **kwargs)
+
+    monkeypatch.setattr(Photo.objects, "bulk_create", slow_bulk_create)
+    one = encode(payloads.delivery(first, tweet_delete_events=[payloads.delete_event(second["id_str"])]))
+    other = encode(payloads.delivery(second, tweet_delete_events=[payloads.delete_event(first["id_str"])]))
+
+    statuses = post_all_at_once([one, other] * 3)
+
+    assert statuses == [200] * 6
+    assert set(Tweet.objects.values_list("status", flat=True)) == {Tweet.Status.DELETED}
+    assert Tweet.objects.count() == 2

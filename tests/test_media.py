@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import threading
 import time
 
 import pytest
@@ -551,3 +552,53 @@ def test_formats_that_hand_data_to_outside_programs_are_never_opened():
         prepare_image(eps)
 
     assert error.value.permanent and error.value.reason == "not an image (unknown format)"
+
+
+def _dripping_server(head: bytes, drip: bytes, *, every: float, seconds: float) -> str:
+    """A raw socket server: sends head, then drip every `every` seconds for `seconds`."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def run():
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(head)
+        end = time.monotonic() + seconds
+        try:
+            while time.monotonic() < end:
+                connection.sendall(drip)
+                time.sleep(every)
+        except OSError:
+            pass  # the client cut it off
+        connection.close()
+        server.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/photo.jpg"
+
+
+@pytest.mark.parametrize(
+    ("head", "drip"),
+    [
+        # The first chunk's size line never ends (a chunk extension dripping in).
+        (b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n1;a", b"a"),
+        # A gzip header whose file name never ends: decoding yields nothing for ever.
+        (b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Encoding: gzip\r\nContent-Length: 100000\r\n\r\n"
+         b"\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\x03", b"a"),
+    ],
+    ids=["chunk-size-line", "gzip-header"],
+)
+def test_the_total_limit_holds_where_the_reader_waits_inside_one_read(monkeypatch, head, drip):
+    monkeypatch.setenv("IMAGEBOT_MEDIA_READ_TIMEOUT", "2")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "0.5")
+    url = _dripping_server(head, drip, every=0.2, seconds=8)
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", url.rsplit("/", 1)[0] + "/")
+
+    started = time.monotonic()
+    with pytest.raises(MediaError) as error:
+        download(url)
+
+    assert time.monotonic() - started < 3.0
+    assert not error.value.permanent
+    assert error.value.reason == f"download from {url} took longer than 0.5 s"

@@ -126,6 +126,7 @@ def age(tweet: Tweet, seconds: int = 3600) -> None:
     Tweet.objects.filter(pk=tweet.pk).update(updated_at=then)
     Photo.objects.filter(tweet_id=tweet.pk).update(updated_at=then)
     Reply.objects.filter(tweet_id=tweet.pk, claimed_at__isnull=False).update(claimed_at=then)
+    Reply.objects.filter(tweet_id=tweet.pk, maybe_posted_at__isnull=False).update(maybe_posted_at=then)
 
 
 def stored_files() -> list[str]:
@@ -815,6 +816,20 @@ def test_the_sweeper_removes_photos_a_failed_clean_up_left_behind(deliver, sweep
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]  # nothing else was done again
 
 
+def test_photos_kept_on_purpose_stay_when_keeping_is_turned_off_later(deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_KEEP_PHOTOS", "true")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    deliver(payloads.tweet(urls=[url]))
+    assert Tweet.objects.get().status == Tweet.Status.DONE and len(stored_files()) == 1
+
+    monkeypatch.setenv("IMAGEBOT_KEEP_PHOTOS", "false")
+    age(Tweet.objects.get())
+
+    assert sweep()["photos_deleted"] == 0
+    assert len(stored_files()) == 1  # only clean-ups that failed are finished by the sweeper
+
+
 def test_a_long_list_of_wide_labels_still_fits_in_one_post(
     deliver, fake_x, media_server, rekognition_stub, monkeypatch
 ):
@@ -894,7 +909,7 @@ def test_a_lost_answer_and_a_lagging_timeline_never_give_a_second_reply(
 
     reply, tweet = Reply.objects.get(), Tweet.objects.get()
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]  # not said again in other words
-    assert (reply.status, reply.text, reply.may_have_posted) == (Reply.Status.PENDING, DOG_REPLY, True)
+    assert (reply.status, reply.text) == (Reply.Status.PENDING, DOG_REPLY) and reply.maybe_posted_at is not None
     assert tweet.status == Tweet.Status.PROCESSING
     assert "looking again later" in tweet.last_error
 
@@ -907,6 +922,37 @@ def test_a_lost_answer_and_a_lagging_timeline_never_give_a_second_reply(
     assert reply.status == Reply.Status.POSTED and reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]
     assert tweet.status == Tweet.Status.DONE
     assert_x_saw_only_valid_requests(fake_x)
+
+
+def test_the_same_text_answering_an_older_post_is_no_reason_to_reword_at_once(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
+):
+    # The author had the same answer long ago (still among the bot's 100 latest posts, but
+    # outside X's duplicate window). Now the answer to the new reply is lost, its retry is
+    # refused as a duplicate of itself, and the timeline does not show it yet.
+    monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
+    url, _ = serve_jpeg(media_server)
+    old, new = payloads.tweet(urls=[url]), payloads.tweet(urls=[url])
+    stub_detection(rekognition_stub, labels=DOG)
+    stub_detection(rekognition_stub, labels=DOG)
+    deliver(old)
+    fake_x._texts.clear()  # X's duplicate window has passed since
+    fake_x.queue("POST", "/2/tweets", 201, delay=1.0)
+    fake_x.timeline_lag = 1
+
+    deliver(new)
+
+    assert [body["reply"]["in_reply_to_tweet_id"] for body in fake_x.posts()] == [old["id_str"], new["id_str"]]
+    reply = Reply.objects.get(tweet__tweet_id=new["id_str"])
+    assert reply.status == Reply.Status.PENDING and reply.text == DOG_REPLY  # not reworded on a fresh look
+
+    fake_x.timeline_lag = 0
+    age(Tweet.objects.get(tweet_id=new["id_str"]))
+    sweep()
+
+    reply.refresh_from_db()
+    assert reply.status == Reply.Status.POSTED and reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]
+    assert len(fake_x.posts()) == 2  # one reply each
 
 
 def test_the_sweeper_leaves_a_step_claimed_recently_to_its_worker(
@@ -996,6 +1042,57 @@ def test_a_spent_daily_cap_waits_for_its_reset_without_using_up_attempts(
 
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
     assert Tweet.objects.get().status == Tweet.Status.DONE
+
+
+def test_short_rate_limits_that_never_end_use_up_attempts_and_the_post_fails(
+    deliver, sweep, fake_x, media_server, rekognition_stub, x_waits, monkeypatch
+):
+    monkeypatch.setenv("IMAGEBOT_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    for _ in range(3):  # each within IMAGEBOT_X_MAX_RATE_LIMIT_WAIT: waited for, not free
+        fake_x.queue("POST", "/2/tweets", 429, headers={
+            "x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(time.time()) + 5),
+        })
+
+    deliver(payloads.tweet(urls=[url]))
+    tweet = Tweet.objects.get()
+    assert tweet.attempts == 1 and tweet.not_before is None
+    age(tweet)
+    sweep()
+    age(tweet)
+    assert sweep()["failed"] == 1
+
+    tweet.refresh_from_db()
+    assert tweet.status == Tweet.Status.FAILED and "gave up after 2 attempts" in tweet.last_error
+    assert fake_x.posts() == []
+
+
+def test_a_daily_cap_is_waited_out_only_while_the_post_is_young(deliver, fake_x, media_server, rekognition_stub):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 429, headers={
+        "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(int(time.time()) + 30 * 3600),  # beyond any real window
+    })
+    post = payloads.tweet(urls=[url])
+    deliver(post)
+    tweet = Tweet.objects.get()
+    assert tweet.attempts == 0
+    assert (tweet.not_before - timezone.now()) <= services.MAX_RATE_LIMIT_WAIT  # clamped
+
+    Tweet.objects.filter(pk=tweet.pk).update(
+        status=Tweet.Status.RECEIVED, received_at=timezone.now() - services.RATE_LIMIT_PATIENCE - timedelta(minutes=1)
+    )
+    Reply.objects.update(status=Reply.Status.PENDING)
+    fake_x.queue("POST", "/2/tweets", 429, headers={
+        "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(int(time.time()) + 20_000),
+    })
+    services.tweet_process(tweet.pk)
+
+    assert Tweet.objects.get().attempts == 1  # an old post's rounds count like any other
 
 
 def test_a_failed_moderation_call_is_retried_without_asking_for_labels_again(

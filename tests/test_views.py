@@ -26,7 +26,7 @@ def test_it_refuses_a_crc_get_without_a_token(client, consumer_secret):
     assert client.get(WEBHOOK_URL, {"crc_token": ""}).status_code == 400
 
 
-@pytest.mark.parametrize("token", ['{"for_user_id": "1"}', " abc", "abc\n", "a" * 257, "\ufeffabc", "ab%cd"])
+@pytest.mark.parametrize("token", ['{"for_user_id": "1"}', " abc", "abc\n", "a" * 257, "\ufeffabc", "ab%cd", "123", "1e5", "true", "null"])
 def test_it_refuses_a_crc_token_that_is_not_shaped_like_x_s(client, consumer_secret, token):
     # The CRC answer is the same HMAC as a delivery signature: signing a JSON object here
     # would let anyone forge deliveries.
