@@ -154,14 +154,14 @@ def _read_body(response: requests.Response, url: str, deadline: float) -> bytes:
             body += chunk
             if len(body) > cap:
                 raise MediaError(f"image too large: more than cap {cap} bytes", permanent=True)
-            if time.monotonic() > deadline:
+            if cut_off.is_set():  # also where no socket could be shut down
                 break
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:  # read timeouts, cut connections
         if not cut_off.is_set():
             raise MediaError(f"download interrupted from {url}: {type(exc).__name__}", permanent=False) from None
     finally:
         timer.cancel()
-    if cut_off.is_set() or time.monotonic() > deadline:  # what arrived may be only part of it
+    if cut_off.is_set():  # what arrived may be only part of it
         raise MediaError(f"download from {url} took longer than {conf.media_total_timeout():g} s", permanent=False)
     return bytes(body)
 

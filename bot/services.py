@@ -106,12 +106,7 @@ def _tweet_record(post: PostEvent, *, delivery: Delivery, parsed: ParsedDelivery
                 posted_at=post.posted_at,
                 in_reply_to_tweet_id=post.in_reply_to_tweet_id,
                 in_reply_to_user_id=post.in_reply_to_user_id,
-                is_own=post.is_own,
-                is_repost=post.is_repost,
-                is_quote=post.is_quote,
-                mentions_bot=post.mentions_bot,
-                replies_to_bot=post.replies_to_bot,
-                quotes_bot=post.quotes_bot,
+                **_post_flags(post),
                 status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
                 skip_reason=reason,
             )
@@ -147,24 +142,30 @@ def _tweet_take_over(post: PostEvent, *, delivery: Delivery, parsed: ParsedDeliv
     )
     if pk is None:
         return False
-    taken = (
-        Tweet.objects.filter(pk=pk, status=Tweet.Status.SKIPPED)
-        .exclude(for_user_id=parsed.for_user_id)
-        .update(
-            status=Tweet.Status.RECEIVED,
-            skip_reason="",
-            delivery=delivery,
-            for_user_id=parsed.for_user_id,
-            is_own=post.is_own,
-            mentions_bot=post.mentions_bot,
-            replies_to_bot=post.replies_to_bot,
-            quotes_bot=post.quotes_bot,
-            updated_at=timezone.now(),
-        )
+    # Still skipped: a concurrent copy of this delivery may have taken it over meanwhile.
+    taken = Tweet.objects.filter(pk=pk, status=Tweet.Status.SKIPPED).update(
+        status=Tweet.Status.RECEIVED,
+        skip_reason="",
+        delivery=delivery,
+        for_user_id=parsed.for_user_id,
+        **_post_flags(post),
+        updated_at=timezone.now(),
     )
     if taken:
         dispatch.dispatch_on_commit("tweet_process", pk)
     return bool(taken)
+
+
+def _post_flags(post: PostEvent) -> dict[str, bool]:
+    """The post's flags as Tweet fields; who is "the bot" depends on the delivery's account."""
+    return {
+        "is_own": post.is_own,
+        "is_repost": post.is_repost,
+        "is_quote": post.is_quote,
+        "mentions_bot": post.mentions_bot,
+        "replies_to_bot": post.replies_to_bot,
+        "quotes_bot": post.quotes_bot,
+    }
 
 
 def _other_account_reason(for_user_id: str) -> str:
@@ -324,7 +325,7 @@ def photo_recognise(photo_pk: int) -> bool:
     try:
         image = _rekognition_image(photo)
         # DetectLabels answers once per photo: a retry after a failed moderation call asks only for that.
-        detection = recognition.detect(image, with_labels=False) if photo.labels_detected else recognition.detect(image)
+        detection = recognition.detect(image, with_labels=not photo.labels_detected)
     except recognition.RecognitionError as exc:
         if exc.labels_found is not None:
             _labels_keep(photo_pk, exc.labels_found)

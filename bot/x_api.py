@@ -141,7 +141,6 @@ def _call(
             error = _error_from_response(response)
             error.maybe_delivered = maybe_delivered or response.status_code >= 500
             if error.permanent:
-                error.maybe_delivered = maybe_delivered
                 raise error
             wait = error.retry_after if error.retry_after is not None else _backoff(retry)
             if response.status_code == 429 and wait > conf.x_max_rate_limit_wait():

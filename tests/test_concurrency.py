@@ -2,13 +2,11 @@
 
 import threading
 import time
-from unittest import mock
 
 import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from bot import dispatch
 from bot.models import Delivery, Photo, Tweet
 from tests import payloads
 from tests.fixtures.webhook import WEBHOOK_URL, encode, sign
@@ -18,6 +16,18 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs DATABASE_URL pointing at PostgreSQL"),
 ]
+
+
+@pytest.fixture
+def slow_photo_inserts(monkeypatch):
+    """Each post's photo insert waits a moment, so its row lock is held while others race."""
+    real_bulk_create = Photo.objects.bulk_create
+
+    def slow_bulk_create(*args, **kwargs):
+        time.sleep(0.05)
+        return real_bulk_create(*args, **kwargs)
+
+    monkeypatch.setattr(Photo.objects, "bulk_create", slow_bulk_create)
 
 
 def post_concurrently(body: bytes, copies: int) -> list[int]:
@@ -44,9 +54,7 @@ def post_all_at_once(bodies: list[bytes]) -> list[int]:
     return statuses
 
 
-def test_the_same_delivery_twenty_times_at_once_yields_one_tweet_and_one_dispatch(consumer_secret, monkeypatch):
-    seam = mock.create_autospec(dispatch.dispatch)
-    monkeypatch.setattr(dispatch, "dispatch", seam)
+def test_the_same_delivery_twenty_times_at_once_yields_one_tweet_and_one_dispatch(consumer_secret, dispatched):
     body = encode(payloads.delivery(payloads.tweet(photos=4)))
 
     statuses = post_concurrently(body, 20)
@@ -54,41 +62,23 @@ def test_the_same_delivery_twenty_times_at_once_yields_one_tweet_and_one_dispatc
     assert statuses == [200] * 20
     assert Delivery.objects.count() == 20
     assert Tweet.objects.count() == 1
-    assert seam.call_count == 1
-    assert seam.call_args.args == ("tweet_process", Tweet.objects.get().pk)
+    assert dispatched.call_count == 1
+    assert dispatched.call_args.args == ("tweet_process", Tweet.objects.get().pk)
 
 
-def test_deliveries_sharing_posts_in_opposite_orders_do_not_deadlock(consumer_secret, monkeypatch):
-    seam = mock.create_autospec(dispatch.dispatch)
-    monkeypatch.setattr(dispatch, "dispatch", seam)
+def test_deliveries_sharing_posts_in_opposite_orders_do_not_deadlock(consumer_secret, dispatched, slow_photo_inserts):
     first, second = payloads.tweet(), payloads.tweet()
-    real_bulk_create = Photo.objects.bulk_create
-
-    def slow_bulk_create(*args, **kwargs):  # holds the first post's row lock a while
-        time.sleep(0.05)
-        return real_bulk_create(*args, **kwargs)
-
-    monkeypatch.setattr(Photo.objects, "bulk_create", slow_bulk_create)
     forward, backward = encode(payloads.delivery(first, second)), encode(payloads.delivery(second, first))
 
     statuses = post_all_at_once([forward, backward] * 5)
 
     assert statuses == [200] * 10
     assert Delivery.objects.filter(outcome=Delivery.Outcome.RECORDED).count() == 10
-    assert Tweet.objects.count() == 2 and seam.call_count == 2
+    assert Tweet.objects.count() == 2 and dispatched.call_count == 2
 
 
-def test_crossed_creations_and_deletions_do_not_deadlock(consumer_secret, monkeypatch):
-    seam = mock.create_autospec(dispatch.dispatch)
-    monkeypatch.setattr(dispatch, "dispatch", seam)
+def test_crossed_creations_and_deletions_do_not_deadlock(consumer_secret, dispatched, slow_photo_inserts):
     first, second = payloads.tweet(), payloads.tweet()
-    real_bulk_create = Photo.objects.bulk_create
-
-    def slow_bulk_create(*args, **kwargs):  # holds the created post's row lock a while
-        time.sleep(0.05)
-        return real_bulk_create(*args, **kwargs)
-
-    monkeypatch.setattr(Photo.objects, "bulk_create", slow_bulk_create)
     one = encode(payloads.delivery(first, tweet_delete_events=[payloads.delete_event(second["id_str"])]))
     other = encode(payloads.delivery(second, tweet_delete_events=[payloads.delete_event(first["id_str"])]))
 

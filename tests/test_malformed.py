@@ -6,7 +6,6 @@ Run with DATABASE_URL pointing at PostgreSQL too: column limits are enforced the
 """
 
 import copy
-import json
 
 import pytest
 

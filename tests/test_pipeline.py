@@ -583,7 +583,7 @@ def test_a_worker_dying_during_recognition_is_finished_by_the_sweeper_with_one_p
     stub_detection(rekognition_stub, labels=DOG)
     real_detect = recognition.detect
 
-    def dies_once(image):
+    def dies_once(image, **kwargs):
         monkeypatch.setattr(recognition, "detect", real_detect)
         raise RuntimeError("worker killed")
 
@@ -741,9 +741,9 @@ def test_a_post_deleted_while_its_photo_is_recognised_gets_no_reply(
     post = payloads.tweet(urls=[url])
     real_detect = recognition.detect
 
-    def deleted_meanwhile(image):
+    def deleted_meanwhile(image, **kwargs):
         deliver_meanwhile(tweet_delete_events=[payloads.delete_event(post["id_str"])])
-        return real_detect(image)
+        return real_detect(image, **kwargs)
 
     monkeypatch.setattr(recognition, "detect", deleted_meanwhile)
 

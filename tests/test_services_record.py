@@ -14,14 +14,6 @@ from tests.payloads import BOT_ID, BOT_NAME
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def dispatched(monkeypatch):
-    """The dispatch seam, replaced: records (job, tweet pk) instead of running anything."""
-    seam = mock.create_autospec(dispatch.dispatch)
-    monkeypatch.setattr(dispatch, "dispatch", seam)
-    return seam
-
-
 def deliver(post_signed, capture, payload):
     with capture(execute=True):
         response = post_signed(payload)
