@@ -53,7 +53,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bot import recognition  # noqa: E402
 from bot.models import Tweet  # noqa: E402
-from tests import payloads  # noqa: E402
+from bot.events import samples as payloads  # noqa: E402
 from tests.fixtures.media_server import MediaServer, make_image_bytes  # noqa: E402
 from tests.fixtures.webhook import encode, sign  # noqa: E402
 
@@ -138,7 +138,7 @@ def run_case(outside: Outside, client: Client, photos: int, n: int, label: int) 
         for name in per_photo:
             per_photo[name].append((after[name] - before[name]) / photos)
         x_posts.append(after["x_posts"] - before["x_posts"])
-        done += Tweet.objects.filter(tweet_id=tweet_id, status=Tweet.Status.DONE).count()
+        done += Tweet.objects.filter(x_id=tweet_id, status=Tweet.Status.DONE).count()
     timings.sort()
 
     def exact(values) -> float | None:

@@ -28,7 +28,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from bot import dispatch  # noqa: E402
-from tests import payloads  # noqa: E402
+from bot.events import samples as payloads  # noqa: E402
 from tests.fixtures.webhook import encode, sign  # noqa: E402
 
 

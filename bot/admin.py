@@ -1,4 +1,4 @@
-"""The operator's dashboard: deliveries, posts, photos, labels and replies."""
+"""The operator's dashboard: deliveries, tweets, photos, labels and replies."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(new_tweet_count=Count("tweets"))
 
-    @admin.display(description="new posts", ordering="new_tweet_count")
+    @admin.display(description="new tweets", ordering="new_tweet_count")
     def new_tweets(self, obj: Delivery) -> int:
         return obj.new_tweet_count
     list_filter = ["outcome", "received_at"]
-    search_fields = ["detail", "for_user_id"]
+    search_fields = ["detail", "for_user_x_id"]
     date_hierarchy = "received_at"
     exclude = ["body"]
     readonly_fields = ["body_text"]
@@ -59,9 +59,9 @@ class PhotoInline(admin.TabularInline):
 
 @admin.register(Tweet)
 class TweetAdmin(ReadOnlyAdmin):
-    list_display = ["tweet_id", "received_at", "author", "status", "summoned_by", "photo_count", "attempts", "last_error"]
+    list_display = ["x_id", "received_at", "author", "status", "summoned_by", "photo_count", "attempts", "last_error"]
     list_filter = ["status", "is_own", "is_repost", "is_quote", "mentions_bot", "replies_to_bot", "received_at"]
-    search_fields = ["tweet_id", "author_username", "author_id", "text"]
+    search_fields = ["x_id", "author_username", "author_x_id", "text"]
     date_hierarchy = "received_at"
     list_select_related = ["delivery"]
     inlines = [PhotoInline]
@@ -71,7 +71,7 @@ class TweetAdmin(ReadOnlyAdmin):
 
     @admin.display(description="author", ordering="author_username")
     def author(self, obj: Tweet):
-        return format_html('<a href="{}" rel="noopener" target="_blank">@{}</a>', obj.url, obj.author_username or obj.author_id)
+        return format_html('<a href="{}" rel="noopener" target="_blank">@{}</a>', obj.url, obj.author_username or obj.author_x_id)
 
     @admin.display(description="why")
     def summoned_by(self, obj: Tweet) -> str:
@@ -97,7 +97,7 @@ class LabelInline(admin.TabularInline):
 class PhotoAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "media_type", "is_thumbnail", "status", "flagged", "size", "last_error"]
     list_filter = ["status", "media_type", "flagged"]
-    search_fields = ["tweet__tweet_id", "source_url"]
+    search_fields = ["tweet__x_id", "source_url"]
     list_select_related = ["tweet"]
     inlines = [LabelInline]
 
@@ -112,7 +112,7 @@ class LabelAdmin(ReadOnlyAdmin):
 
 @admin.register(Reply)
 class ReplyAdmin(ReadOnlyAdmin):
-    list_display = ["tweet", "status", "text", "reply_tweet_id", "attempts", "last_error", "posted_at"]
+    list_display = ["tweet", "status", "text", "x_id", "attempts", "last_error", "posted_at"]
     list_filter = ["status"]
-    search_fields = ["tweet__tweet_id", "text", "reply_tweet_id"]
+    search_fields = ["tweet__x_id", "text", "x_id"]
     list_select_related = ["tweet"]

@@ -1,5 +1,8 @@
 """The one seam through which work leaves the request: dispatch(job, tweet_pk).
 
+A job is a service function registered with @job, passed by reference; across a Lambda
+invocation it travels as its registered name, and run_job refuses any other name.
+
 How it runs is IMAGEBOT_DISPATCH (bot.conf.dispatch_mode):
 - inline: called right away, in this thread (tests, management commands);
 - thread: a small pool of background threads (`make run`), so the webhook answers at once;
@@ -10,57 +13,73 @@ Jobs take ids, never objects, and every job is safe to run twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any, TypeVar
 
 from django.db import close_old_connections, transaction
 from django.utils.module_loading import import_string
 
 from bot import conf
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
-JOBS = {
-    "tweet_process": "bot.services.tweet_process",
-    "tweet_photos_delete": "bot.services.tweet_photos_delete",
-}
+Job = Callable[[int], Any]
+J = TypeVar("J", bound=Job)
+
+# Registered jobs by name: the only functions a dispatch (or a forged invocation) can run.
+JOBS: dict[str, Job] = {}
 
 _pool: ThreadPoolExecutor | None = None
 
 
-def run_job(job: str, tweet_pk: int) -> None:
-    """Run one job now. Unknown job names are refused, so a forged invocation can run nothing else."""
-    if job not in JOBS:
-        raise ValueError(f"unknown job {job!r}")
-    import_string(JOBS[job])(tweet_pk)
+def job(func: J) -> J:
+    """Register a service function that takes a tweet's pk as a job."""
+    JOBS[func.__name__] = func
+    return func
 
 
-def dispatch(job: str, tweet_pk: int) -> None:
+def _job_name(func: Job) -> str:
+    name = getattr(func, "__name__", "")
+    if JOBS.get(name) is not func:
+        raise ValueError(f"{func!r} is not a registered job")
+    return name
+
+
+def run_job(name: str, tweet_pk: int) -> None:
+    """Run one job now, by its registered name. Other names are refused, so a forged invocation runs nothing else."""
+    if name not in JOBS:
+        raise ValueError(f"unknown job {name!r}")
+    JOBS[name](tweet_pk)
+
+
+def dispatch(job: Job, tweet_pk: int) -> None:
     mode = conf.dispatch_mode()
-    if job not in JOBS:
-        raise ValueError(f"unknown job {job!r}")
+    name = _job_name(job)
     if mode == "inline":
-        run_job(job, tweet_pk)
+        run_job(name, tweet_pk)
     elif mode == "thread":
-        _thread_pool().submit(_run_in_thread, job, tweet_pk)
+        _thread_pool().submit(_run_in_thread, name, tweet_pk)
     else:
-        # Zappa's @task: an asynchronous invocation of this function on Lambda.
-        import_string("bot.tasks.run_job")(job, tweet_pk)
+        # Zappa's @task in the Lambda entry points: an asynchronous invocation on Lambda.
+        # Named, not imported: bot.tasks sits above the services that dispatch.
+        import_string("bot.tasks.run_job")(name, tweet_pk)
 
 
-def dispatch_on_commit(job: str, tweet_pk: int) -> None:
+def dispatch_on_commit(job: Job, tweet_pk: int) -> None:
     """Dispatch once the surrounding transaction has committed (never for a rolled-back row)."""
     transaction.on_commit(partial(_dispatch_committed, job, tweet_pk))
 
 
-def _dispatch_committed(job: str, tweet_pk: int) -> None:
+def _dispatch_committed(job: Job, tweet_pk: int) -> None:
     # The rows are committed: a failure here (Lambda throttling the invocation, a bug in an
     # inline run) must neither turn the delivery's answer into an error nor stop the other
     # dispatches of the same commit. What was not done stays in its row for the sweeper.
     try:
         dispatch(job, tweet_pk)
     except Exception:
-        log.exception("%s for tweet %s could not be dispatched; its row keeps the work for the sweeper", job, tweet_pk)
+        logger.exception("%s for tweet %s could not be dispatched; its row keeps the work for the sweeper", getattr(job, "__name__", job), tweet_pk)
 
 
 def _thread_pool() -> ThreadPoolExecutor:
@@ -70,10 +89,10 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def _run_in_thread(job: str, tweet_pk: int) -> None:
+def _run_in_thread(name: str, tweet_pk: int) -> None:
     try:
-        run_job(job, tweet_pk)
+        run_job(name, tweet_pk)
     except Exception:  # the sweeper picks the tweet up again; the error is on its row
-        log.exception("job %s for tweet pk %s failed", job, tweet_pk)
+        logger.exception("job %s for tweet pk %s failed", name, tweet_pk)
     finally:
         close_old_connections()

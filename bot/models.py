@@ -1,8 +1,57 @@
-"""What the bot records: every delivery, post, photo, label and reply."""
+"""What the bot records: every delivery, tweet, photo, label and reply.
+
+Naming: X's ids are strings in fields named `x_id` (the row's own X id) or `<role>_x_id`,
+so they never share a name with Django's foreign-key attributes (`photo.tweet_id` is the
+Tweet row's primary key; `photo.tweet.x_id` is the tweet's id on X).
+
+Statuses: each status field has its moves written once, as a table beside its `Status`
+(`TRANSITIONS`, from -> to), and code changes a status only through `StatusQuerySet.move`,
+a conditional update that refuses a move not in the table.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
 from django.db import models
+from django.utils import timezone
+
+
+class InvalidTransition(ValueError):
+    """A move that is not in the model's TRANSITIONS table: a bug in the caller."""
+
+
+class StatusQuerySet(models.QuerySet):
+    """Updates that keep the records honest.
+
+    - `update()` stamps every `auto_now` field (`updated_at`), which Django's own
+      QuerySet.update skips, unless the caller sets it;
+    - `move(source, target)` is the only way a status changes: the rows still in `source`
+      (one status or several) move to `target`, and the count says how many did, so a
+      claim is taken by one worker only. `claim=True` also stamps `claimed_at`.
+    """
+
+    def update(self, **changes: Any) -> int:
+        now = None
+        for field in self.model._meta.concrete_fields:
+            if getattr(field, "auto_now", False) and field.name not in changes:
+                now = now or timezone.now()
+                changes[field.name] = now
+        return super().update(**changes)
+
+    def move(self, source: str | Iterable[str], target: str, *, claim: bool = False, **changes: Any) -> int:
+        sources = (source,) if isinstance(source, str) else tuple(source)
+        table: dict[str, frozenset[str]] = self.model.TRANSITIONS
+        refused = [status for status in sources if target not in table.get(status, frozenset())]
+        if refused:
+            raise InvalidTransition(f"{self.model.__name__}: {', '.join(refused)} -> {target} is not in TRANSITIONS")
+        if claim:
+            changes["claimed_at"] = timezone.now()
+        return self.filter(status__in=sources).update(status=target, **changes)
+
+
+StatusManager = models.Manager.from_queryset(StatusQuerySet)
 
 
 class Delivery(models.Model):
@@ -18,7 +67,7 @@ class Delivery(models.Model):
     size = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     detail = models.TextField(blank=True)
-    for_user_id = models.CharField(max_length=20, blank=True)
+    for_user_x_id = models.CharField(max_length=20, blank=True, help_text="The subscribed account X delivered it for.")
     event_kinds = models.JSONField(default=list, blank=True)
 
     class Meta:
@@ -38,18 +87,41 @@ class Tweet(models.Model):
         SKIPPED = "skipped", "skipped"
         DELETED = "deleted", "deleted"
 
+    # Created as received (to be answered), skipped (kept with its reason) or deleted
+    # (its deletion came first).
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        Status.RECEIVED: frozenset({
+            Status.PROCESSING,  # a worker claims it
+            Status.RECEIVED,  # the sweeper dispatches it again
+            Status.FAILED,  # a permanent failure, or out of attempts
+            Status.DELETED,  # the author deleted it
+        }),
+        Status.PROCESSING: frozenset({
+            Status.DONE,  # the reply is posted (or a dry run)
+            Status.FAILED,  # the reply failed, a permanent failure, or out of attempts
+            Status.RECEIVED,  # the sweeper reopens a stalled one
+            Status.DELETED,
+        }),
+        Status.SKIPPED: frozenset({
+            Status.RECEIVED,  # the bot's own copy of a tweet skipped for another account
+            Status.DELETED,
+        }),
+        Status.DONE: frozenset({Status.DELETED}),
+        Status.FAILED: frozenset({Status.DELETED}),
+        Status.DELETED: frozenset(),
+    }
     # States the sweeper may pick up again; everything else is final.
     PENDING_STATUSES = (Status.RECEIVED, Status.PROCESSING)
 
-    tweet_id = models.CharField(max_length=20, unique=True)
+    x_id = models.CharField("X id", max_length=20, unique=True)
     delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="tweets")
-    for_user_id = models.CharField(max_length=20, blank=True)
-    author_id = models.CharField(max_length=20)
+    for_user_x_id = models.CharField(max_length=20, blank=True, help_text="The subscribed account X delivered it for.")
+    author_x_id = models.CharField(max_length=20)
     author_username = models.CharField(max_length=50, blank=True)
     text = models.TextField(blank=True)
     posted_at = models.DateTimeField(null=True, blank=True)
-    in_reply_to_tweet_id = models.CharField(max_length=20, blank=True)
-    in_reply_to_user_id = models.CharField(max_length=20, blank=True)
+    in_reply_to_x_id = models.CharField(max_length=20, blank=True)
+    in_reply_to_user_x_id = models.CharField(max_length=20, blank=True)
     is_own = models.BooleanField(default=False)
     is_repost = models.BooleanField(default=False)
     is_quote = models.BooleanField(default=False)
@@ -71,15 +143,17 @@ class Tweet(models.Model):
         default=False, help_text="Its stored photos are to go (settled without IMAGEBOT_KEEP_PHOTOS, or deleted)."
     )
 
+    objects = StatusManager()
+
     class Meta:
         ordering = ["-received_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"tweet {self.tweet_id}"
+        return f"tweet {self.x_id}"
 
     @property
     def url(self) -> str:
-        return f"https://x.com/{self.author_username or 'i'}/status/{self.tweet_id}"
+        return f"https://x.com/{self.author_username or 'i'}/status/{self.x_id}"
 
 
 class Photo(models.Model):
@@ -90,6 +164,25 @@ class Photo(models.Model):
         RECOGNISED = "recognised", "recognised"
         FAILED = "failed", "failed"
 
+    # Created pending (to be downloaded).
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        Status.PENDING: frozenset({
+            Status.STORED,  # downloaded and saved
+            Status.FAILED,  # not an image, too big, outside the allow-list; or given up
+        }),
+        Status.STORED: frozenset({
+            Status.RECOGNISING,  # a worker claims it
+            Status.PENDING,  # saving it failed: download it again
+        }),
+        Status.RECOGNISING: frozenset({
+            Status.RECOGNISED,
+            Status.FAILED,  # the recogniser refused the image for good
+            Status.STORED,  # a temporary failure, or the sweeper reopens a stalled claim
+            Status.PENDING,  # the stored file is gone: download it again
+        }),
+        Status.RECOGNISED: frozenset(),
+        Status.FAILED: frozenset(),
+    }
     SETTLED_STATUSES = (Status.RECOGNISED, Status.FAILED)
 
     class MediaType(models.TextChoices):
@@ -115,14 +208,17 @@ class Photo(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last claimed it for recognition.")
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StatusManager()
 
     class Meta:
         ordering = ["tweet_id", "position"]
         constraints = [models.UniqueConstraint(fields=["tweet", "position"], name="photo_unique_position")]
 
     def __str__(self) -> str:
-        return f"photo {self.position + 1} of tweet {self.tweet.tweet_id}"
+        return f"photo {self.position + 1} of tweet {self.tweet.x_id}"
 
 
 class Label(models.Model):
@@ -151,12 +247,25 @@ class Reply(models.Model):
         DRY_RUN = "dry_run", "dry run (not posted)"
         FAILED = "failed", "failed"
 
+    # Created pending.
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        Status.PENDING: frozenset({Status.POSTING}),  # a worker claims it
+        Status.POSTING: frozenset({
+            Status.POSTED,  # X answered with its id, or it was found on the bot's timeline
+            Status.DRY_RUN,  # composed, recorded, not posted
+            Status.FAILED,  # X refused it for good, or every wording was a duplicate
+            Status.PENDING,  # a temporary failure, the next wording, or the sweeper reopens it
+        }),
+        Status.POSTED: frozenset(),
+        Status.DRY_RUN: frozenset(),
+        Status.FAILED: frozenset(),
+    }
     SETTLED_STATUSES = (Status.POSTED, Status.DRY_RUN, Status.FAILED)
 
     tweet = models.OneToOneField(Tweet, on_delete=models.CASCADE, related_name="reply")
     text = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    reply_tweet_id = models.CharField(max_length=20, blank=True)
+    x_id = models.CharField("X id", max_length=20, blank=True, help_text="The posted reply's id on X.")
     variant = models.PositiveSmallIntegerField(default=0, help_text="Which wording: the next is used when X calls one a duplicate.")
     maybe_posted_at = models.DateTimeField(
         null=True, blank=True, help_text="The last attempt that may have reached X (lost answer, 5xx, worker stopped while posting)."
@@ -168,9 +277,11 @@ class Reply(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = StatusManager()
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "replies"
 
     def __str__(self) -> str:
-        return f"reply to {self.tweet.tweet_id} ({self.status})"
+        return f"reply to {self.tweet.x_id} ({self.status})"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TypedDict
 from urllib.parse import unquote_plus
 
 from django.db import connections
@@ -26,7 +27,7 @@ from zappa.asynchronous import task
 
 from bot import conf, dispatch, services
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 PHOTO_PREFIX = services.PHOTO_PREFIX
 
@@ -61,10 +62,17 @@ def run_job(job: str, tweet_pk: int) -> None:
     dispatch.run_job(job, tweet_pk)
 
 
+class S3EventSummary(TypedDict):
+    recognised: int
+    unchanged: int
+    ignored: int
+    failed: int
+
+
 @_entry_point
-def s3_photo_created(event: dict, context: object) -> dict:
+def s3_photo_created(event: dict, context: object) -> S3EventSummary:
     """Recognise each photo an S3 ObjectCreated event names. One bad record never stops the others."""
-    summary = {"recognised": 0, "unchanged": 0, "ignored": 0, "failed": 0}
+    summary: S3EventSummary = {"recognised": 0, "unchanged": 0, "ignored": 0, "failed": 0}
     our_bucket = conf.env_str("AWS_STORAGE_BUCKET_NAME")
     for record in event.get("Records", []):
         key = None
@@ -72,28 +80,28 @@ def s3_photo_created(event: dict, context: object) -> dict:
             bucket = record["s3"]["bucket"]["name"]
             key = unquote_plus(record["s3"]["object"]["key"])
             if not record.get("eventName", "").startswith("ObjectCreated:"):
-                log.info("S3 event %s for %s ignored: not an ObjectCreated event", record.get("eventName"), key)
+                logger.info("S3 event %s for %s ignored: not an ObjectCreated event", record.get("eventName"), key)
                 summary["ignored"] += 1
             elif our_bucket and bucket != our_bucket:
-                log.warning("S3 event for %s ignored: bucket %s is not the photo bucket %s", key, bucket, our_bucket)
+                logger.warning("S3 event for %s ignored: bucket %s is not the photo bucket %s", key, bucket, our_bucket)
                 summary["ignored"] += 1
             elif not key.startswith(PHOTO_PREFIX):
-                log.info("S3 event for %s ignored: not under %s", key, PHOTO_PREFIX)
+                logger.info("S3 event for %s ignored: not under %s", key, PHOTO_PREFIX)
                 summary["ignored"] += 1
-            elif services.photo_stored(key):
+            elif services.photo_recognise_stored(key):
                 summary["recognised"] += 1
             else:
                 summary["unchanged"] += 1
         except Exception:  # the sweeper picks the tweet up again; the others go on now
-            log.exception("S3 event for %s failed", key if key is not None else "a record without a key")
+            logger.exception("S3 event for %s failed", key if key is not None else "a record without a key")
             summary["failed"] += 1
-    log.info("S3 event handled: %s", summary)
+    logger.info("S3 event handled: %s", summary)
     return summary
 
 
 @_entry_point
-def sweep(event: dict, context: object) -> dict:
+def sweep(event: dict, context: object) -> services.SweepCounts:
     """The scheduled sweeper."""
     counts = services.sweep()
-    log.info("sweep: %s", counts)
+    logger.info("sweep: %s", counts)
     return counts

@@ -16,9 +16,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from bot import conf, services
+from bot.events import PayloadError, payload_load
 from bot.signatures import crc_response_token, signature_valid
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 
@@ -49,7 +50,7 @@ def _crc(request: HttpRequest) -> HttpResponse:
         return _error(400, "crc_token must be 1 to 256 letters, digits or +/=_.~-, and not a JSON value")
     secret = conf.x_consumer_secret()
     if not secret:
-        log.error("CRC challenge refused: X_CONSUMER_SECRET is not set")
+        logger.error("CRC challenge refused: X_CONSUMER_SECRET is not set")
         return _error(503, "webhook is not configured")
     return JsonResponse({"response_token": crc_response_token(secret, token)})
 
@@ -66,17 +67,14 @@ def _delivery(request: HttpRequest) -> HttpResponse:
         return _error(413, f"body over {cap} bytes")
     secret = conf.x_consumer_secret()
     if not secret:
-        log.error("delivery refused: X_CONSUMER_SECRET is not set")
+        logger.error("delivery refused: X_CONSUMER_SECRET is not set")
         return _error(503, "webhook is not configured")
     if not signature_valid(secret, body, header):
         return _error(403, "bad signature")
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        services.delivery_record_invalid(body=body, detail=f"not JSON: {exc}")
-        return _error(400, "body is not JSON")
-    if not isinstance(payload, dict):
-        services.delivery_record_invalid(body=body, detail=f"not a JSON object: {type(payload).__name__}")
+        payload = payload_load(body)
+    except PayloadError as exc:
+        services.delivery_record_invalid(body=body, detail=str(exc))
         return _error(400, "body is not a JSON object")
     try:
         services.delivery_record(body=body, payload=payload)

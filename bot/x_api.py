@@ -24,7 +24,7 @@ from requests_oauthlib import OAuth1Session
 
 from bot import conf
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # The one seam for every wait (rate-limit resets, backoff). Tests replace it.
 sleep = time.sleep
@@ -149,7 +149,7 @@ def _call(
         if retry >= max_retries:
             raise error
         retry += 1
-        log.warning(
+        logger.warning(
             "X API %s %s failed (%s); retry %d of %d in %.1f s",
             method, path, error.message, retry, max_retries, wait,
         )

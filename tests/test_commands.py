@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from bot.models import Delivery, Reply, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 from tests.fixtures.aws import labels_response, stub_detection
 from tests.fixtures.media_server import make_image_bytes
 
@@ -66,9 +66,9 @@ def test_replay_delivery_from_a_file_and_by_id_records_each_post_once(tmp_path, 
     path = tmp_path / "delivery.json"
     path.write_bytes(body)
 
-    assert "new posts: 1" in run("replay_delivery", str(path))
+    assert "new tweets: 1" in run("replay_delivery", str(path))
     first = Delivery.objects.get()
-    assert "new posts: 0" in run("replay_delivery", "--id", str(first.pk))
+    assert "new tweets: 0" in run("replay_delivery", "--id", str(first.pk))
     assert Tweet.objects.count() == 1 and Delivery.objects.count() == 2
     with pytest.raises(CommandError, match="no delivery"):
         run("replay_delivery", "--id", "999")

@@ -7,8 +7,9 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
+from bot import services
 from bot.models import Delivery, Photo, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 from tests.fixtures.webhook import WEBHOOK_URL, encode, sign
 
 pytestmark = [
@@ -63,7 +64,7 @@ def test_the_same_delivery_twenty_times_at_once_yields_one_tweet_and_one_dispatc
     assert Delivery.objects.count() == 20
     assert Tweet.objects.count() == 1
     assert dispatched.call_count == 1
-    assert dispatched.call_args.args == ("tweet_process", Tweet.objects.get().pk)
+    assert dispatched.call_args.args == (services.tweet_process, Tweet.objects.get().pk)
 
 
 def test_deliveries_sharing_posts_in_opposite_orders_do_not_deadlock(consumer_secret, dispatched, slow_photo_inserts):

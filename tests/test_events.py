@@ -2,21 +2,21 @@
 
 import copy
 
-from bot.events import OtherEvent, PostDeleteEvent, PostEvent, parse_delivery
-from tests import payloads
-from tests.payloads import AUTHOR_ID, BOT_ID, BOT_NAME
+from bot.events import OtherEvent, TweetDeleteEvent, TweetEvent, parse_delivery
+from bot.events import samples as payloads
+from bot.events.samples import AUTHOR_ID, BOT_ID, BOT_NAME
 
 
-def only_post(payload) -> PostEvent:
-    (post,) = parse_delivery(payload).posts
+def only_post(payload) -> TweetEvent:
+    (post,) = parse_delivery(payload).tweets
     return post
 
 
 def test_it_reads_a_mention_with_one_photo():
     tweet = payloads.tweet()
     post = only_post(payloads.delivery(tweet))
-    assert post.tweet_id == tweet["id_str"]
-    assert post.author_id == AUTHOR_ID and post.author_username == "ana"
+    assert post.x_id == tweet["id_str"]
+    assert post.author_x_id == AUTHOR_ID and post.author_username == "ana"
     assert post.mentions_bot and not post.is_own and not post.is_repost
     assert post.skip_reason == ""
     assert [(p.position, p.media_type, p.is_thumbnail) for p in post.photos] == [(0, "photo", False)]
@@ -27,7 +27,7 @@ def test_it_reads_a_mention_with_one_photo():
 def test_it_keeps_ids_above_2_to_the_53_exact():
     tweet = payloads.tweet(tweet_id="1859000000000000123")
     tweet["id"] = float(tweet["id"])  # what a float-based parser would have made of it
-    assert only_post(payloads.delivery(tweet)).tweet_id == "1859000000000000123"
+    assert only_post(payloads.delivery(tweet)).x_id == "1859000000000000123"
 
 
 def test_it_takes_the_full_text_entities_and_photos_of_a_truncated_post():
@@ -99,14 +99,14 @@ def test_it_flags_the_bots_own_reply():
     own = payloads.tweet(author_id=BOT_ID, author_name=BOT_NAME, mention_bot=False, text="@ana Hi @ana. On your image, I can recognise: Dog.")
     own.update(in_reply_to_status_id_str="1600000000000000555", in_reply_to_user_id_str=AUTHOR_ID)
     post = only_post(payloads.delivery(own))
-    assert post.is_own and post.skip_reason == "own post"
+    assert post.is_own and post.skip_reason == "own tweet"
 
 
 def test_it_flags_a_reply_to_the_bot():
     reply = payloads.tweet(text="@imagebot and this one?", mention_bot=False)
     reply.update(in_reply_to_status_id_str="1600000000000000555", in_reply_to_user_id_str=BOT_ID, in_reply_to_screen_name=BOT_NAME)
     post = only_post(payloads.delivery(reply))
-    assert post.replies_to_bot and post.in_reply_to_tweet_id == "1600000000000000555"
+    assert post.replies_to_bot and post.in_reply_to_x_id == "1600000000000000555"
     assert post.skip_reason == ""
 
 
@@ -134,8 +134,8 @@ def test_it_reads_non_tweet_and_delete_events():
             user_has_blocked=False,
         )
     )
-    assert parsed.for_user_id == BOT_ID
-    assert parsed.deletions == (PostDeleteEvent(tweet_id=tweet_id, user_id=AUTHOR_ID),)
+    assert parsed.for_user_x_id == BOT_ID
+    assert parsed.deletions == (TweetDeleteEvent(x_id=tweet_id, author_x_id=AUTHOR_ID),)
     assert OtherEvent(kind="favorite_events", count=2) in parsed.events
     assert set(parsed.kinds) == {"tweet_delete_events", "favorite_events"}
 
@@ -146,7 +146,7 @@ def test_it_reports_malformed_items_and_keeps_the_rest():
     bad["id_str"] = "not-an-id"
     bad["id"] = None
     parsed = parse_delivery(payloads.delivery(good, bad, "junk"))
-    assert [p.tweet_id for p in parsed.posts] == [good["id_str"]]
+    assert [p.x_id for p in parsed.tweets] == [good["id_str"]]
     assert len(parsed.problems) == 2
 
 

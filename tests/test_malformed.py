@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from bot.models import Delivery, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from twitter_text import parse_tweet
 
 from bot import media, recognition, services, x_api
 from bot.models import Delivery, Label, Photo, Reply, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 from tests.fixtures.fake_x import BOT_USER_ID
 from tests.fixtures.aws import AWS_ENV_TO_CLEAR, labels_response, moderation_response, stub_detection
 from tests.fixtures.media_server import make_animated_gif_bytes, make_image_bytes, make_noise_image_bytes
@@ -125,6 +125,7 @@ def age(tweet: Tweet, seconds: int = 3600) -> None:
     then = timezone.now() - timedelta(seconds=seconds)
     Tweet.objects.filter(pk=tweet.pk).update(updated_at=then)
     Photo.objects.filter(tweet_id=tweet.pk).update(updated_at=then)
+    Photo.objects.filter(tweet_id=tweet.pk, claimed_at__isnull=False).update(claimed_at=then)
     Reply.objects.filter(tweet_id=tweet.pk, claimed_at__isnull=False).update(claimed_at=then)
     Reply.objects.filter(tweet_id=tweet.pk, maybe_posted_at__isnull=False).update(maybe_posted_at=then)
 
@@ -162,13 +163,13 @@ def test_an_animal_photo_gets_one_reply_in_its_thread_and_the_photo_is_deleted_a
     deliver(post)
 
     tweet = Tweet.objects.get()
-    assert (tweet.tweet_id, tweet.status, tweet.last_error, tweet.attempts) == (post["id_str"], Tweet.Status.DONE, "", 1)
+    assert (tweet.x_id, tweet.status, tweet.last_error, tweet.attempts) == (post["id_str"], Tweet.Status.DONE, "", 1)
     reply = Reply.objects.get()
     assert (reply.status, reply.text, reply.attempts, reply.last_error) == (Reply.Status.POSTED, DOG_REPLY, 1, "")
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
     assert len(fake_x.requests) == 1 and fake_x.requests[0].status == 201
     assert_x_saw_only_valid_requests(fake_x)
-    assert reply.reply_tweet_id == FIRST_POST_ID and reply.posted_at is not None
+    assert reply.x_id == FIRST_POST_ID and reply.posted_at is not None
     photo = Photo.objects.get()
     assert (photo.status, photo.last_error, photo.is_thumbnail, photo.flagged) == (Photo.Status.RECOGNISED, "", False, False)
     assert (photo.content_type, photo.size, photo.width, photo.height) == ("image/jpeg", len(data), 120, 90)
@@ -404,7 +405,7 @@ def test_a_rate_limited_reply_waits_for_the_reset_and_is_posted_once(
     (wait,) = x_waits
     assert reset + 1 - after <= wait <= reset + 1 - before  # until the reset, plus a second
     reply = Reply.objects.get()
-    assert (reply.status, reply.attempts, reply.reply_tweet_id != "") == (Reply.Status.POSTED, 1, True)
+    assert (reply.status, reply.attempts, reply.x_id != "") == (Reply.Status.POSTED, 1, True)
     assert Tweet.objects.get().status == Tweet.Status.DONE
 
 
@@ -433,7 +434,7 @@ def test_x_failing_beyond_retries_leaves_the_reply_for_the_sweeper_which_posts_i
     tweet.refresh_from_db(), reply.refresh_from_db()
     assert (tweet.status, tweet.last_error, tweet.attempts) == (Tweet.Status.DONE, "", 2)
     assert (reply.status, reply.attempts, reply.text) == (Reply.Status.POSTED, 2, DOG_REPLY)
-    assert reply.reply_tweet_id.isdigit()
+    assert reply.x_id.isdigit()
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
     assert_x_saw_only_valid_requests(fake_x)
     assert stored_files() == []
@@ -456,7 +457,7 @@ def test_a_lost_answer_from_x_ends_with_one_post_and_the_reply_posted(
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
     reply, tweet = Reply.objects.get(), Tweet.objects.get()
     assert reply.status == Reply.Status.POSTED, (reply.status, reply.last_error)
-    assert reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]  # found on the bot's own timeline
+    assert reply.x_id == fake_x.timelines[BOT_USER_ID][0]["id"]  # found on the bot's own timeline
     assert tweet.status == Tweet.Status.DONE, (tweet.status, tweet.last_error)
 
 
@@ -485,7 +486,7 @@ def test_a_lost_answer_without_retries_is_settled_by_the_sweeper_without_a_secon
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
     reply.refresh_from_db(), tweet.refresh_from_db()
     assert (reply.status, reply.attempts) == (Reply.Status.POSTED, 2)
-    assert reply.reply_tweet_id.isdigit() and reply.last_error == ""  # found on the bot's own timeline
+    assert reply.x_id.isdigit() and reply.last_error == ""  # found on the bot's own timeline
     assert tweet.status == Tweet.Status.DONE and stored_files() == []
 
 
@@ -501,7 +502,7 @@ def test_a_permanent_refusal_from_x_fails_the_reply_and_the_tweet_without_retryi
 
     reply, tweet = Reply.objects.get(), Tweet.objects.get()
     assert (reply.status, reply.attempts, reply.last_error) == (Reply.Status.FAILED, 1, f"403 Forbidden: {reason}")
-    assert reply.reply_tweet_id == ""
+    assert reply.x_id == ""
     assert (tweet.status, tweet.last_error) == (Tweet.Status.FAILED, f"reply: 403 Forbidden: {reason}")
     assert len(fake_x.calls("POST", "/2/tweets")) == 1 and fake_x.posts() == [] and x_waits == []
     age(tweet)
@@ -641,7 +642,7 @@ def test_a_reply_left_posting_by_a_dead_worker_is_posted_exactly_once(
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
     assert (reply.status, reply.attempts) == (Reply.Status.POSTED, 2)
     assert tweet.status == Tweet.Status.DONE and stored_files() == []
-    assert reply.reply_tweet_id.isdigit() and reply.last_error == ""  # X's own id, also when found on the timeline
+    assert reply.x_id.isdigit() and reply.last_error == ""  # X's own id, also when found on the timeline
 
 
 def test_the_sweeper_gives_up_after_the_maximum_attempts_with_the_last_error(
@@ -704,7 +705,7 @@ def test_without_x_credentials_the_reply_is_recorded_as_a_dry_run_and_nothing_is
     deliver(payloads.tweet(urls=[url]))
 
     reply = Reply.objects.get()
-    assert (reply.status, reply.text, reply.reply_tweet_id, reply.attempts) == (Reply.Status.DRY_RUN, DOG_REPLY, "", 1)
+    assert (reply.status, reply.text, reply.x_id, reply.attempts) == (Reply.Status.DRY_RUN, DOG_REPLY, "", 1)
     assert Tweet.objects.get().status == Tweet.Status.DONE
     assert fake_x.requests == []
     assert stored_files() == []
@@ -783,13 +784,13 @@ def test_a_post_deleted_while_its_photo_is_being_written_keeps_no_stored_photo(
     # the row behind); a deletion in that moment removes nothing, so the writer must.
     url, _ = serve_jpeg(media_server)
     post = payloads.tweet(urls=[url])
-    real_save = services.default_storage.save
+    real_save = services.storage.default_storage.save
 
     def deleted_meanwhile(name, content, **kwargs):
         deliver_meanwhile(tweet_delete_events=[payloads.delete_event(post["id_str"])])
         return real_save(name, content, **kwargs)
 
-    monkeypatch.setattr(services.default_storage, "save", deleted_meanwhile)
+    monkeypatch.setattr(services.storage.default_storage, "save", deleted_meanwhile)
 
     deliver(post)
 
@@ -801,13 +802,13 @@ def test_a_post_deleted_while_its_photo_is_being_written_keeps_no_stored_photo(
 def test_the_sweeper_removes_photos_a_failed_clean_up_left_behind(deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch):
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
-    real_delete = services.tweet_photos_delete
-    monkeypatch.setattr(services, "tweet_photos_delete", lambda tweet_pk: 0)  # storage refusing deletes
+    real_delete = services.settling.tweet_photos_delete
+    monkeypatch.setattr(services.settling, "tweet_photos_delete", lambda tweet_pk: 0)  # storage refusing deletes
     post = payloads.tweet(urls=[url])
     deliver(post)
     tweet = Tweet.objects.get()
     assert tweet.status == Tweet.Status.DONE and len(stored_files()) == 1
-    monkeypatch.setattr(services, "tweet_photos_delete", real_delete)  # storage working again
+    monkeypatch.setattr(services.settling, "tweet_photos_delete", real_delete)  # storage working again
 
     assert sweep()["photos_deleted"] == 0  # not before the sweep delay
     age(tweet)
@@ -881,14 +882,14 @@ def test_a_duplicate_refusal_is_not_taken_for_a_post_that_never_reached_x(
     for _ in range(4):  # the second reply's first attempt never gets through
         fake_x.queue("POST", "/2/tweets", 500)
     deliver(second)
-    age(Tweet.objects.get(tweet_id=second["id_str"]))
+    age(Tweet.objects.get(x_id=second["id_str"]))
 
     sweep()  # its second attempt: X refuses the text, already posted in reply to the first tweet
 
     # Not taken for posted: the bot's timeline has no reply to the second post, so it says it in other words.
     assert [body["reply"]["in_reply_to_tweet_id"] for body in fake_x.posts()] == [first["id_str"], second["id_str"]]
-    reply = Reply.objects.get(tweet__tweet_id=second["id_str"])
-    assert reply.status == Reply.Status.POSTED and reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]
+    reply = Reply.objects.get(tweet__x_id=second["id_str"])
+    assert reply.status == Reply.Status.POSTED and reply.x_id == fake_x.timelines[BOT_USER_ID][0]["id"]
     assert reply.text != fake_x.posts()[0]["text"] and "%)" in reply.text
 
 
@@ -919,7 +920,7 @@ def test_a_lost_answer_and_a_lagging_timeline_never_give_a_second_reply(
 
     reply.refresh_from_db(), tweet.refresh_from_db()
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
-    assert reply.status == Reply.Status.POSTED and reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]
+    assert reply.status == Reply.Status.POSTED and reply.x_id == fake_x.timelines[BOT_USER_ID][0]["id"]
     assert tweet.status == Tweet.Status.DONE
     assert_x_saw_only_valid_requests(fake_x)
 
@@ -943,15 +944,15 @@ def test_the_same_text_answering_an_older_post_is_no_reason_to_reword_at_once(
     deliver(new)
 
     assert [body["reply"]["in_reply_to_tweet_id"] for body in fake_x.posts()] == [old["id_str"], new["id_str"]]
-    reply = Reply.objects.get(tweet__tweet_id=new["id_str"])
+    reply = Reply.objects.get(tweet__x_id=new["id_str"])
     assert reply.status == Reply.Status.PENDING and reply.text == DOG_REPLY  # not reworded on a fresh look
 
     fake_x.timeline_lag = 0
-    age(Tweet.objects.get(tweet_id=new["id_str"]))
+    age(Tweet.objects.get(x_id=new["id_str"]))
     sweep()
 
     reply.refresh_from_db()
-    assert reply.status == Reply.Status.POSTED and reply.reply_tweet_id == fake_x.timelines[BOT_USER_ID][0]["id"]
+    assert reply.status == Reply.Status.POSTED and reply.x_id == fake_x.timelines[BOT_USER_ID][0]["id"]
     assert len(fake_x.posts()) == 2  # one reply each
 
 
@@ -1080,10 +1081,10 @@ def test_a_daily_cap_is_waited_out_only_while_the_post_is_young(deliver, fake_x,
     deliver(post)
     tweet = Tweet.objects.get()
     assert tweet.attempts == 0
-    assert (tweet.not_before - timezone.now()) <= services.MAX_RATE_LIMIT_WAIT  # clamped
+    assert (tweet.not_before - timezone.now()) <= services.replying.MAX_RATE_LIMIT_WAIT  # clamped
 
     Tweet.objects.filter(pk=tweet.pk).update(
-        status=Tweet.Status.RECEIVED, received_at=timezone.now() - services.RATE_LIMIT_PATIENCE - timedelta(minutes=1)
+        status=Tweet.Status.RECEIVED, received_at=timezone.now() - services.replying.RATE_LIMIT_PATIENCE - timedelta(minutes=1)
     )
     Reply.objects.update(status=Reply.Status.PENDING)
     fake_x.queue("POST", "/2/tweets", 429, headers={
@@ -1137,6 +1138,6 @@ def test_repeated_mentions_without_a_photo_each_get_their_own_wording(deliver, f
     texts = [body["text"] for body in fake_x.posts()]
     assert texts[0] == NO_PHOTO_REPLY and len(set(texts)) == 4
     assert "10:03:30" in texts[3]  # the last wording names the post
-    last = Reply.objects.get(tweet__tweet_id=posts[4]["id_str"])
+    last = Reply.objects.get(tweet__x_id=posts[4]["id_str"])
     assert last.status == Reply.Status.FAILED and "every wording already answered other posts" in last.last_error
     assert [reply.variant for reply in Reply.objects.order_by("tweet__received_at", "tweet__pk")] == [0, 1, 2, 2, 2]

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from bot import conf, dispatch, recognition, services
 from bot.models import Delivery, Photo, Reply, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 from tests.fixtures.aws import labels_response, moderation_response
 from tests.fixtures.media_server import make_image_bytes
 from tests.fixtures.webhook import WEBHOOK_URL, encode, sign
@@ -134,7 +134,7 @@ def webhook_post(body: bytes):
 
 
 def assert_processed_once(tweet_id: str, images: list[bytes], rekognition, fake_x, media_server) -> None:
-    tweet = Tweet.objects.get(tweet_id=tweet_id)
+    tweet = Tweet.objects.get(x_id=tweet_id)
     assert tweet.status == Tweet.Status.DONE, tweet.last_error
     assert rekognition.counts() == {"DetectLabels": PHOTOS, "DetectModerationLabels": PHOTOS}
     assert sorted(rekognition.images("DetectLabels")) == sorted(images)  # each photo once
@@ -158,7 +158,7 @@ def test_twenty_copies_of_a_mention_at_once_are_recognised_once_and_replied_to_o
     assert statuses == [200] * 20
     assert Delivery.objects.count() == 20
     assert Tweet.objects.count() == 1
-    assert dispatches == [("tweet_process", Tweet.objects.get().pk)]
+    assert dispatches == [(services.tweet_process, Tweet.objects.get().pk)]
     assert_processed_once(post["id_str"], images, rekognition, fake_x, media_server)
 
 
@@ -170,7 +170,7 @@ def stuck(post: dict, status: str, *, attempts: int, monkeypatch) -> Tweet:
     with monkeypatch.context() as patch:
         patch.setattr(dispatch, "dispatch", lambda job, tweet_pk: None)
         assert webhook_post(encode(payloads.delivery(post)))() == 200
-    tweet = Tweet.objects.get(tweet_id=post["id_str"])
+    tweet = Tweet.objects.get(x_id=post["id_str"])
     long_ago = timezone.now() - timedelta(seconds=conf.sweep_after_seconds() + 60)
     Tweet.objects.filter(pk=tweet.pk).update(status=status, attempts=attempts, updated_at=long_ago)
     return tweet
@@ -185,7 +185,7 @@ def test_sweepers_racing_on_a_stuck_tweet_dispatch_it_once(mention, rekognition,
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert sum(r["redispatched"] for r in results) == 1
     assert sum(r["failed"] for r in results) == 0
-    assert dispatches == [("tweet_process", tweet.pk)]
+    assert dispatches == [(services.tweet_process, tweet.pk)]
     assert_processed_once(post["id_str"], images, rekognition, fake_x, media_server)
     tweet.refresh_from_db()
     assert tweet.attempts == 2

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from bot import conf, recognition, services
 from bot.models import Label, Photo, Reply, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 from tests.fixtures.aws import labels_response, stub_detection
 from tests.fixtures.media_server import make_image_bytes
 
@@ -124,7 +124,7 @@ def test_without_s3_events_the_photo_is_stored_in_s3_recognised_there_replied_to
     assert reply["reply"] == {"in_reply_to_tweet_id": post["id_str"]}
     assert "Dog" in reply["text"]
     assert pipeline.s3.keys() == []  # retention default: deleted once the reply settled
-    tweet = Tweet.objects.get(tweet_id=post["id_str"])
+    tweet = Tweet.objects.get(x_id=post["id_str"])
     assert tweet.status == Tweet.Status.DONE
     photo = tweet.photos.get()
     assert (photo.status, photo.file.name) == (Photo.Status.RECOGNISED, "")
@@ -144,7 +144,7 @@ def test_with_keep_photos_the_object_stays_in_the_bucket(pipeline, monkeypatch):
     assert len(pipeline.x.posts()) == 1
     assert pipeline.s3.keys() == [key]
     assert pipeline.s3.body(key) == image
-    assert Photo.objects.get(tweet__tweet_id=post["id_str"]).file.name == key
+    assert Photo.objects.get(tweet__x_id=post["id_str"]).file.name == key
 
 
 # --- S3 events on: the stored object triggers recognition -------------------------------
@@ -166,7 +166,7 @@ def test_with_s3_events_processing_stores_the_photo_and_the_event_recognises_it(
     assert s3_events.s3.keys() == [key]
     assert s3_events.s3.body(key) == image
     assert s3_events.x.posts() == []
-    tweet = Tweet.objects.get(tweet_id=post["id_str"])
+    tweet = Tweet.objects.get(x_id=post["id_str"])
     assert tweet.status == Tweet.Status.PROCESSING
     assert tweet.photos.get().status == Photo.Status.STORED
 
@@ -198,7 +198,7 @@ def test_the_same_event_delivered_twice_recognises_once_and_replies_once(s3_even
     s3_events.stubber.assert_no_pending_responses()
     assert s3_events.operations() == ["DetectLabels", "DetectModerationLabels"]
     assert len(s3_events.x.posts()) == 1
-    assert Tweet.objects.get(tweet_id=post["id_str"]).status == Tweet.Status.DONE
+    assert Tweet.objects.get(x_id=post["id_str"]).status == Tweet.Status.DONE
 
 
 def test_four_photos_with_repeated_events_cost_one_detection_each_and_one_reply(s3_events, deliver_event):
@@ -234,7 +234,7 @@ def test_an_event_for_a_key_that_is_not_one_of_our_photos_changes_nothing(s3_eve
     assert s3_events.calls == []
     assert s3_events.x.posts() == []
     assert list(Photo.objects.values_list("pk", "status", "file")) == before
-    assert Tweet.objects.get(tweet_id=post["id_str"]).status == Tweet.Status.PROCESSING
+    assert Tweet.objects.get(x_id=post["id_str"]).status == Tweet.Status.PROCESSING
     assert Reply.objects.count() == 0
 
 
@@ -260,7 +260,7 @@ def test_when_the_s3_event_never_comes_the_sweeper_has_the_photo_recognised_dire
     key = key_of(post)
     s3_events.deliver(post)
     late_event = s3_events.s3.event(key)
-    tweet = Tweet.objects.get(tweet_id=post["id_str"])
+    tweet = Tweet.objects.get(x_id=post["id_str"])
 
     assert s3_events.run(services.sweep) == {"redispatched": 0, "failed": 0, "photos_deleted": 0}  # not stuck yet
     assert s3_events.calls == []
@@ -301,7 +301,7 @@ def test_a_photo_whose_object_was_never_written_is_fetched_again_on_the_retry(pi
         patch.setattr(default_storage, "save", killed)
         with pytest.raises(WorkerKilled):
             pipeline.deliver(post)
-    tweet = Tweet.objects.get(tweet_id=post["id_str"])
+    tweet = Tweet.objects.get(x_id=post["id_str"])
     assert (tweet.status, tweet.photos.get().status, pipeline.s3.keys()) == (Tweet.Status.PROCESSING, Photo.Status.STORED, [])
 
     # What Rekognition answers for a missing object, then its answers once the photo is there.
@@ -337,6 +337,6 @@ def test_the_same_pipeline_runs_on_moto_in_process(
 
     pipeline.stubber.assert_no_pending_responses()
     assert s3_in_process.keys() == [key_of(post)] and s3_in_process.body(key_of(post)) == image
-    tweet = Tweet.objects.get(tweet_id=post["id_str"])
+    tweet = Tweet.objects.get(x_id=post["id_str"])
     assert (tweet.status, tweet.last_error, tweet.reply.status, tweet.reply.last_error) == (Tweet.Status.DONE, "", Reply.Status.POSTED, "")
     assert [body["reply"]["in_reply_to_tweet_id"] for body in fake_x.posts()] == [post["id_str"]]

@@ -5,11 +5,11 @@ from unittest import mock
 import pytest
 from django.core.files.base import ContentFile
 
-from bot import dispatch
+from bot import dispatch, services
 from bot.models import Delivery, Photo, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 from tests.fixtures.webhook import encode
-from tests.payloads import BOT_ID, BOT_NAME
+from bot.events.samples import BOT_ID, BOT_NAME
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +26,10 @@ def test_a_mention_is_recorded_with_its_photos_and_dispatched_once(post_signed, 
     deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(tweet_json))
 
     tweet = Tweet.objects.get()
-    assert tweet.tweet_id == tweet_json["id_str"] and tweet.status == Tweet.Status.RECEIVED
+    assert tweet.x_id == tweet_json["id_str"] and tweet.status == Tweet.Status.RECEIVED
     assert tweet.delivery == Delivery.objects.get()
     assert list(tweet.photos.values_list("position", "status")) == [(0, "pending"), (1, "pending")]
-    dispatched.assert_called_once_with("tweet_process", tweet.pk)
+    dispatched.assert_called_once_with(services.tweet_process, tweet.pk)
 
 
 def test_a_redelivered_post_creates_nothing_and_dispatches_nothing(post_signed, dispatched, django_capture_on_commit_callbacks):
@@ -47,7 +47,7 @@ def test_a_delivery_that_cannot_be_recorded_is_kept_as_failed_and_x_is_asked_to_
     post_signed, dispatched, django_capture_on_commit_callbacks
 ):
     payload = payloads.delivery(payloads.tweet())
-    with mock.patch("bot.services.Photo.objects.bulk_create", side_effect=RuntimeError("disk full")):
+    with mock.patch("bot.services.recording.Photo.objects.bulk_create", side_effect=RuntimeError("disk full")):
         with django_capture_on_commit_callbacks(execute=True):
             response = post_signed(payload)
 
@@ -60,7 +60,7 @@ def test_a_delivery_that_cannot_be_recorded_is_kept_as_failed_and_x_is_asked_to_
 
     deliver(post_signed, django_capture_on_commit_callbacks, payload)  # X's retry
     assert Tweet.objects.get().status == Tweet.Status.RECEIVED
-    dispatched.assert_called_once_with("tweet_process", Tweet.objects.get().pk)
+    dispatched.assert_called_once_with(services.tweet_process, Tweet.objects.get().pk)
 
 
 def test_a_dispatch_that_fails_after_commit_neither_errors_the_answer_nor_stops_the_others(
@@ -84,7 +84,7 @@ def test_a_dispatch_that_fails_after_commit_neither_errors_the_answer_nor_stops_
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
-        (lambda: payloads.tweet(author_id=BOT_ID, author_name=BOT_NAME, mention_bot=False), "own post"),
+        (lambda: payloads.tweet(author_id=BOT_ID, author_name=BOT_NAME, mention_bot=False), "own tweet"),
         (lambda: dict(payloads.tweet(), retweeted_status=payloads.tweet()), "repost"),
         (lambda: payloads.tweet(mention_bot=False), "not addressed to the bot"),
     ],
@@ -113,9 +113,9 @@ def test_a_delivery_for_another_account_is_kept_but_not_answered_as_the_bot(
         Tweet.Status.SKIPPED,
         f"delivered for account {other}, but the bot posts as {BOT_ID}",
     )
-    assert skipped.for_user_id == other and skipped.mentions_bot  # it does summon that account
+    assert skipped.for_user_x_id == other and skipped.mentions_bot  # it does summon that account
     assert answered.status == Tweet.Status.RECEIVED
-    dispatched.assert_called_once_with("tweet_process", answered.pk)
+    dispatched.assert_called_once_with(services.tweet_process, answered.pk)
 
 
 def test_one_delivery_with_several_posts_dispatches_each_new_summons(post_signed, dispatched, django_capture_on_commit_callbacks):
@@ -134,7 +134,7 @@ def test_a_delete_event_marks_the_post_deleted_and_removes_its_stored_photos(pos
     storage, name = photo.file.storage, photo.file.name
     assert storage.exists(name)
 
-    dispatched.side_effect = dispatch.run_job  # run the deletion job for real
+    dispatched.side_effect = lambda job, tweet_pk: job(tweet_pk)  # run the deletion job for real
     deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(tweet_delete_events=[payloads.delete_event(tweet_json["id_str"])]))
 
     tweet = Tweet.objects.get()
@@ -149,7 +149,7 @@ def test_a_post_whose_deletion_arrives_first_is_never_answered(post_signed, disp
     deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(post))  # the creation, late
 
     tweet = Tweet.objects.get()
-    assert (tweet.tweet_id, tweet.status) == (post["id_str"], Tweet.Status.DELETED)
+    assert (tweet.x_id, tweet.status) == (post["id_str"], Tweet.Status.DELETED)
     assert tweet.skip_reason == "deleted before the post itself was delivered"
     assert Photo.objects.count() == 0
     dispatched.assert_not_called()
@@ -163,7 +163,7 @@ def test_a_repeated_delete_event_dispatches_the_clean_up_once(post_signed, dispa
     deliver(post_signed, django_capture_on_commit_callbacks, deletion)
 
     tweet = Tweet.objects.get()
-    assert [call.args for call in dispatched.call_args_list] == [("tweet_process", tweet.pk), ("tweet_photos_delete", tweet.pk)]
+    assert [call.args for call in dispatched.call_args_list] == [(services.tweet_process, tweet.pk), (services.tweet_photos_delete, tweet.pk)]
 
 
 def test_the_bots_copy_of_a_post_first_recorded_for_another_account_is_answered(
@@ -179,9 +179,9 @@ def test_the_bots_copy_of_a_post_first_recorded_for_another_account_is_answered(
     deliver(post_signed, django_capture_on_commit_callbacks, payloads.delivery(post))  # the bot's copy again
 
     tweet = Tweet.objects.get()
-    assert (tweet.status, tweet.skip_reason, tweet.for_user_id) == (Tweet.Status.RECEIVED, "", BOT_ID)
+    assert (tweet.status, tweet.skip_reason, tweet.for_user_x_id) == (Tweet.Status.RECEIVED, "", BOT_ID)
     assert tweet.mentions_bot and Photo.objects.filter(tweet=tweet).count() == 1
-    dispatched.assert_called_once_with("tweet_process", tweet.pk)
+    dispatched.assert_called_once_with(services.tweet_process, tweet.pk)
 
 
 def test_a_delivery_without_for_user_id_is_read_as_the_bots_own(post_signed, dispatched, django_capture_on_commit_callbacks, monkeypatch):
@@ -193,5 +193,5 @@ def test_a_delivery_without_for_user_id_is_read_as_the_bots_own(post_signed, dis
     deliver(post_signed, django_capture_on_commit_callbacks, payload)
 
     tweet = Tweet.objects.get()
-    assert (tweet.status, tweet.for_user_id, tweet.mentions_bot) == (Tweet.Status.RECEIVED, BOT_ID, True)
-    dispatched.assert_called_once_with("tweet_process", tweet.pk)
+    assert (tweet.status, tweet.for_user_x_id, tweet.mentions_bot) == (Tweet.Status.RECEIVED, BOT_ID, True)
+    dispatched.assert_called_once_with(services.tweet_process, tweet.pk)

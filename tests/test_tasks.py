@@ -44,10 +44,6 @@ REMOTE_ENV = {"DJANGO_SECRET_KEY": "from-the-remote-env-file", "IMAGEBOT_DISPATC
 SECRETS = ("DJANGO_SECRET_KEY", "DATABASE_URL", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_BEARER_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-def photo_stored_signature(key: str) -> bool:
-    """The documented signature of services.photo_stored, for the autospec if it is ever missing."""
-
-
 @pytest.fixture
 def tasks(fake_aws_env, monkeypatch):
     """bot.tasks, imported only once AWS is faked: zappa.asynchronous builds boto3 clients at import."""
@@ -56,9 +52,9 @@ def tasks(fake_aws_env, monkeypatch):
 
 
 @pytest.fixture
-def photo_stored(monkeypatch):
-    fake = mock.create_autospec(getattr(services, "photo_stored", photo_stored_signature), return_value=True)
-    monkeypatch.setattr(services, "photo_stored", fake, raising=False)
+def photo_recognise_stored(monkeypatch):
+    fake = mock.create_autospec(services.photo_recognise_stored, return_value=True)
+    monkeypatch.setattr(services, "photo_recognise_stored", fake)
     return fake
 
 
@@ -223,12 +219,12 @@ def task_message(task_path: str, *args) -> dict:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_a_stored_photo_event_reaches_photo_stored_with_its_key(deploy, photo_stored, stage):
+def test_a_stored_photo_event_reaches_photo_recognise_stored_with_its_key(deploy, photo_recognise_stored, stage):
     deployed = deploy(stage)
 
     result = deployed.deliver(s3_event(deployed, "photos/1600000000000000001/0.jpg"))
 
-    photo_stored.assert_called_once_with("photos/1600000000000000001/0.jpg")
+    photo_recognise_stored.assert_called_once_with("photos/1600000000000000001/0.jpg")
     assert result == {"recognised": 1, "unchanged": 0, "ignored": 0, "failed": 0}
 
 
@@ -239,46 +235,46 @@ def test_a_stored_photo_event_reaches_photo_stored_with_its_key(deploy, photo_st
         ("photos/1600000000000000001/caf%C3%A9%3D1.png", "photos/1600000000000000001/café=1.png"),
     ],
 )
-def test_it_decodes_the_key_as_s3_encodes_it(deploy, photo_stored, sent, stored):
+def test_it_decodes_the_key_as_s3_encodes_it(deploy, photo_recognise_stored, sent, stored):
     deployed = deploy()
 
     deployed.deliver(s3_event(deployed, sent))
 
-    photo_stored.assert_called_once_with(stored)
+    photo_recognise_stored.assert_called_once_with(stored)
 
 
-def test_keys_outside_photos_never_reach_the_service(deploy, photo_stored, caplog):
+def test_keys_outside_photos_never_reach_the_service(deploy, photo_recognise_stored, caplog):
     deployed = deploy()
     caplog.set_level(logging.INFO, logger="bot.tasks")
 
     result = deployed.deliver(s3_event(deployed, "exports/2026-11-26.csv", "photosets/1.jpg"))
 
-    photo_stored.assert_not_called()
+    photo_recognise_stored.assert_not_called()
     assert result == {"recognised": 0, "unchanged": 0, "ignored": 2, "failed": 0}
     ignored = [record.getMessage() for record in caplog.records if record.levelno == logging.INFO and record.getMessage().startswith("S3 event for")]
     assert len(ignored) == 2 and "exports/2026-11-26.csv" in ignored[0] and "ignored" in ignored[0]
 
 
-def test_one_failing_record_does_not_stop_the_others(deploy, photo_stored, caplog):
+def test_one_failing_record_does_not_stop_the_others(deploy, photo_recognise_stored, caplog):
     deployed = deploy()
-    photo_stored.side_effect = [RuntimeError("database went away"), False]
+    photo_recognise_stored.side_effect = [RuntimeError("database went away"), False]
 
     result = deployed.deliver(s3_event(deployed, "photos/1600000000000000001/0.jpg", "photos/1600000000000000002/0.jpg"))
 
-    assert photo_stored.call_args_list == [mock.call("photos/1600000000000000001/0.jpg"), mock.call("photos/1600000000000000002/0.jpg")]
+    assert photo_recognise_stored.call_args_list == [mock.call("photos/1600000000000000001/0.jpg"), mock.call("photos/1600000000000000002/0.jpg")]
     assert result == {"recognised": 0, "unchanged": 1, "ignored": 0, "failed": 1}
     [failure] = [record for record in caplog.records if record.levelno == logging.ERROR and record.name == "bot.tasks"]
     assert "photos/1600000000000000001/0.jpg" in failure.getMessage() and failure.exc_info
 
 
-def test_a_record_naming_another_bucket_is_ignored(deploy, photo_stored):
+def test_a_record_naming_another_bucket_is_ignored(deploy, photo_recognise_stored):
     deployed = deploy()
     event = s3_event(deployed, "photos/1600000000000000001/0.jpg")
     event["Records"] += s3_event(deployed, "photos/1600000000000000002/0.jpg", bucket="someone-elses-bucket")["Records"]
 
     result = deployed.deliver(event)
 
-    photo_stored.assert_called_once_with("photos/1600000000000000001/0.jpg")
+    photo_recognise_stored.assert_called_once_with("photos/1600000000000000001/0.jpg")
     assert result["ignored"] == 1
 
 
@@ -368,7 +364,7 @@ def test_dispatch_in_lambda_mode_sends_the_invocation_that_runs_the_job(deploy, 
         {"FunctionName": deployed.lambda_name, "InvocationType": "Event", "Payload": _Captured(payloads)},
     )
 
-    dispatch.dispatch("tweet_process", 42)
+    dispatch.dispatch(services.tweet_process, 42)
 
     assert json.loads(payloads[0]) == task_message("bot.tasks.run_job", "tweet_process", 42)
     deployed.deliver(json.loads(payloads[0]))

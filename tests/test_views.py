@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.models import Delivery, Tweet
-from tests import payloads
+from bot.events import samples as payloads
 from tests.fixtures.webhook import CONSUMER_SECRET, WEBHOOK_URL, sign
 
 pytestmark = pytest.mark.django_db

@@ -1,14 +1,14 @@
 """Record a delivery again: from a file holding a raw body, or a stored Delivery by id.
 
-Replaying is safe: posts already known create nothing and dispatch nothing.
+Replaying is safe: tweets already known create nothing and dispatch nothing.
 """
 
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from bot import services
+from bot.events import PayloadError, payload_load
 from bot.models import Delivery
 
 
@@ -32,13 +32,11 @@ class Command(BaseCommand):
             except OSError as exc:
                 raise CommandError(f"cannot read {path}: {exc}") from None
         try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise CommandError(f"not JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise CommandError("the body is not a JSON object")
+            payload = payload_load(body)
+        except PayloadError as exc:
+            raise CommandError(f"the body is {exc}") from None
         try:
             delivery = services.delivery_record(body=body, payload=payload)
         except services.RecordingFailed as exc:
             raise CommandError(f"could not record it (kept as failed delivery {exc.args[0]}): {exc.__cause__}") from None
-        self.stdout.write(f"recorded as delivery {delivery.pk}; new posts: {delivery.tweets.count()}")
+        self.stdout.write(f"recorded as delivery {delivery.pk}; new tweets: {delivery.tweets.count()}")

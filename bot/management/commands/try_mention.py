@@ -23,10 +23,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 
+from bot.events import samples
 from bot.models import Tweet
 from bot.signatures import signature_for
 
-BOT_ID, BOT_NAME = "1", "imagebot"
+BOT_ID, BOT_NAME, AUTHOR_ID = "1", "imagebot", "2"
 
 
 class _PhotoHandler(BaseHTTPRequestHandler):
@@ -82,7 +83,18 @@ class Command(BaseCommand):
         try:
             with _environ(IMAGEBOT_MEDIA_URL_PREFIXES=base, IMAGEBOT_DISPATCH="inline", X_CONSUMER_SECRET=secret, X_DRY_RUN="0" if post else "1"):
                 tweet_id = str(1_800_000_000_000_000_000 + time.time_ns() // 1000 % 10**15)
-                body = json.dumps(_mention(tweet_id, text, username, f"{base}photo{path.suffix}")).encode()
+                tweet = samples.tweet(
+                    text=text,
+                    tweet_id=tweet_id,
+                    author_id=AUTHOR_ID,
+                    author_name=username,
+                    urls=[f"{base}photo{path.suffix}"],
+                    mention_bot=f"@{BOT_NAME}" in text,
+                    created_at=time.strftime("%a %b %d %H:%M:%S +0000 %Y", time.gmtime()),
+                    bot_id=BOT_ID,
+                    bot_name=BOT_NAME,
+                )
+                body = json.dumps(samples.delivery(tweet, for_user_id=BOT_ID)).encode()
                 host = next((h for h in settings.ALLOWED_HOSTS if h not in ("*",) and not h.startswith(".")), "localhost")
                 response = Client().post(
                     "/webhooks/x/", body, content_type="application/json", HTTP_HOST=host, HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature_for(secret, body)
@@ -91,35 +103,14 @@ class Command(BaseCommand):
             server.shutdown()
         if response.status_code != 200:
             raise CommandError(f"the webhook answered {response.status_code}: {response.content.decode(errors='replace')}")
-        self._report(Tweet.objects.get(tweet_id=tweet_id))
+        self._report(Tweet.objects.get(x_id=tweet_id))
 
     def _report(self, tweet: Tweet) -> None:
-        self.stdout.write(f"tweet {tweet.tweet_id}: {tweet.status}" + (f" ({tweet.last_error})" if tweet.last_error else ""))
+        self.stdout.write(f"tweet {tweet.x_id}: {tweet.status}" + (f" ({tweet.last_error})" if tweet.last_error else ""))
         for photo in tweet.photos.prefetch_related("labels"):
             labels = ", ".join(f"{label.name} {label.confidence:.1f}%" for label in photo.labels.all() if not label.is_moderation)
             flagged = " [flagged]" if photo.flagged else ""
             self.stdout.write(f"photo {photo.position + 1}: {photo.status}{flagged}" + (f": {labels}" if labels else "") + (f" ({photo.last_error})" if photo.last_error else ""))
         reply = getattr(tweet, "reply", None)
         if reply is not None:
-            self.stdout.write(f"reply ({reply.get_status_display()}): {reply.text}" + (f" [X id {reply.reply_tweet_id}]" if reply.reply_tweet_id else ""))
-
-
-def _mention(tweet_id: str, text: str, username: str, photo_url: str) -> dict:
-    """An Account Activity delivery of one post mentioning the bot, as X shapes it."""
-    start = text.find(f"@{BOT_NAME}")
-    mentions = [{"screen_name": BOT_NAME, "id_str": BOT_ID, "indices": [start, start + len(BOT_NAME) + 1]}] if start >= 0 else []
-    return {
-        "for_user_id": BOT_ID,
-        "tweet_create_events": [
-            {
-                "created_at": time.strftime("%a %b %d %H:%M:%S +0000 %Y", time.gmtime()),
-                "id_str": tweet_id,
-                "text": text,
-                "display_text_range": [0, len(text)],
-                "truncated": False,
-                "user": {"id_str": "2", "screen_name": username, "name": username},
-                "entities": {"user_mentions": mentions, "hashtags": [], "urls": []},
-                "extended_entities": {"media": [{"id_str": tweet_id, "type": "photo", "media_url_https": photo_url}]},
-            }
-        ],
-    }
+            self.stdout.write(f"reply ({reply.get_status_display()}): {reply.text}" + (f" [X id {reply.x_id}]" if reply.x_id else ""))

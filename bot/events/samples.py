@@ -1,6 +1,8 @@
-"""Realistic Account Activity payloads (v1.1 post objects), shaped as X sends them.
+"""Realistic Account Activity payloads (v1.1 tweet objects), shaped as X sends them.
 
-Ids are above 2**53 on purpose: a parser that goes through floats gets them wrong.
+`try_mention` feeds one through the webhook, and the tests and benches build theirs
+here, so the shape X sends lives in one place. Ids are above 2**53 on purpose: a parser
+that goes through floats gets them wrong.
 """
 
 from __future__ import annotations
@@ -71,8 +73,11 @@ def tweet(
     mention_bot: bool = True,
     tweet_id: str | None = None,
     urls: list[str] | None = None,
+    created_at: str = "Wed Nov 25 10:15:30 +0000 2026",
+    bot_id: str = BOT_ID,
+    bot_name: str = BOT_NAME,
 ) -> dict:
-    """A post by `author_name`, mentioning the bot at the start unless told otherwise.
+    """A tweet by `author_name` that mentions the bot (where `text` names it, at the start by default).
 
     `urls` replaces the photos' media_url_https (one per photo), e.g. with a local server's.
     """
@@ -81,10 +86,11 @@ def tweet(
     items = [media(kind, i, tweet_id) for i, kind in enumerate(kinds)]
     for item, url in zip(items, urls or ()):
         item["media_url_https"] = url
-    text = text if text is not None else (f"@{BOT_NAME} what is on this? https://t.co/abcDEF1234" if mention_bot else "look at this https://t.co/abcDEF1234")
-    entities = {"hashtags": [], "urls": [], "symbols": [], "user_mentions": [mention()] if mention_bot else []}
+    text = text if text is not None else (f"@{bot_name} what is on this? https://t.co/abcDEF1234" if mention_bot else "look at this https://t.co/abcDEF1234")
+    mentions = [mention(bot_id, bot_name, max(text.find(f"@{bot_name}"), 0))] if mention_bot else []
+    entities = {"hashtags": [], "urls": [], "symbols": [], "user_mentions": mentions}
     post = {
-        "created_at": "Wed Nov 25 10:15:30 +0000 2026",
+        "created_at": created_at,
         "id": int(tweet_id),
         "id_str": tweet_id,
         "text": text,

@@ -1,0 +1,56 @@
+"""Reading X's JSON defensively: each helper turns junk into an empty value, never an error.
+
+Shared by every payload parser, so a field means the same whichever format it came in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+def read_id(value: Any) -> str:
+    """Ids as strings: id_str where X gives one (ids exceed 53 bits); bools and junk are no id."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return value
+    return ""
+
+
+def read_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def read_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def read_text(value: Any, limit: int) -> str:
+    """A string field as we keep it: text only (not a number or an object), within its column.
+
+    JSON can carry what no database column takes: lone surrogates (half an emoji) become
+    U+FFFD and NUL characters are dropped.
+    """
+    if not isinstance(value, str):
+        return ""
+    return storable(value)[:limit]
+
+
+def storable(value: str) -> str:
+    if value.isascii() and "\x00" not in value:
+        return value
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "")
+
+
+def read_created_at(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+        # In UTC: databases refuse far-out offsets; far-out years overflow here instead.
+        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None

@@ -1,0 +1,69 @@
+"""A tweet through the pipeline: fetch -> store -> recognise -> reply -> clean up.
+
+Two ways in: `tweet_process`, the job dispatched for a new tweet (and by the sweeper),
+and `photo_recognise_stored`, the S3 ObjectCreated event for one stored photo on Lambda.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import F
+
+from bot import conf, dispatch
+from bot.models import Photo, Tweet
+from bot.services.errors import TemporaryFailure
+from bot.services.photos import photo_fetch, photo_recognise
+from bot.services.replying import tweet_reply
+from bot.services.settling import failures_recorded, tweet_deleted_meanwhile
+from bot.services.storage import PHOTO_PREFIX
+
+logger = logging.getLogger(__name__)
+
+
+@dispatch.job
+def tweet_process(tweet_pk: int) -> None:
+    """Take a received tweet through the pipeline. Only one worker can claim it."""
+    if not Tweet.objects.filter(pk=tweet_pk).move(Tweet.Status.RECEIVED, Tweet.Status.PROCESSING, attempts=F("attempts") + 1):
+        return
+    tweet = Tweet.objects.get(pk=tweet_pk)
+    # On the last attempt a photo that still cannot be downloaded is given up, so the
+    # tweet is answered about the others instead of failing as a whole.
+    last_attempt = tweet.attempts >= conf.max_attempts()
+    with failures_recorded(tweet_pk):
+        problems = []
+        for photo in tweet.photos.filter(status=Photo.Status.PENDING).select_related("tweet"):
+            try:
+                photo_fetch(photo, give_up=last_attempt)
+            except TemporaryFailure as exc:
+                problems.append(str(exc))  # the other photos go on
+        if tweet_deleted_meanwhile(tweet_pk):
+            return
+        # With S3 events the stored object triggers recognition; if a retry finds photos
+        # still waiting, the event evidently did not come, so they are recognised here.
+        if not conf.s3_events() or tweet.attempts > 1:
+            for photo_pk in tweet.photos.filter(status=Photo.Status.STORED).values_list("pk", flat=True):
+                photo_recognise(photo_pk)
+        if problems:
+            raise TemporaryFailure("; ".join(problems))
+        tweet_reply(tweet_pk)
+
+
+def photo_recognise_stored(key: str) -> bool:
+    """The S3 ObjectCreated event for `key`: recognise that photo, then reply if the tweet is ready.
+
+    Safe to receive twice: a photo already claimed or recognised is left alone. Returns
+    whether this call recognised the photo.
+    """
+    if not key.startswith(PHOTO_PREFIX):
+        return False
+    photo = Photo.objects.filter(file=key).only("pk", "tweet_id").first()
+    if photo is None:
+        logger.info("S3 event for %s: no photo row has that key", key)
+        return False
+    with failures_recorded(photo.tweet_id):
+        recognised = photo_recognise(photo.pk)
+        if recognised:
+            tweet_reply(photo.tweet_id)
+        return recognised
+    return False

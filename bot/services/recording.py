@@ -1,0 +1,184 @@
+"""Recording deliveries: every validly signed POST, and every tweet in it, in one transaction.
+
+A tweet has a unique X id, so a redelivery, a concurrent copy or a replay creates
+nothing and dispatches nothing. New tweets that summon the bot are dispatched for
+processing once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bot import conf, dispatch
+from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery
+from bot.models import Delivery, Photo, Tweet
+from bot.services.errors import RecordingFailed
+from bot.services.processing import tweet_process
+from bot.services.storage import tweet_photos_delete
+
+logger = logging.getLogger(__name__)
+
+MAX_DETAIL = 4000  # characters of Delivery.detail
+MAX_KINDS_KEPT = 100
+UNDELETED_STATUSES = tuple(status for status in Tweet.Status if status != Tweet.Status.DELETED)
+
+
+def delivery_record_invalid(*, body: bytes, detail: str) -> Delivery:
+    return Delivery.objects.create(body=body, size=len(body), outcome=Delivery.Outcome.INVALID, detail=detail[:1000])
+
+
+def delivery_record(*, body: bytes, payload: dict) -> Delivery:
+    """Record a validly signed delivery and every post in it, in one transaction.
+
+    New posts that summon the bot are dispatched for processing after commit, once;
+    a post we already have creates nothing and dispatches nothing.
+    """
+    try:
+        parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
+        with transaction.atomic():
+            delivery = Delivery.objects.create(
+                body=body,
+                size=len(body),
+                outcome=Delivery.Outcome.RECORDED,
+                for_user_x_id=parsed.for_user_x_id,
+                event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
+                detail="; ".join(parsed.problems)[:MAX_DETAIL],
+            )
+            # Every post's row in one order (a creation before its deletion), so deliveries
+            # sharing posts cannot deadlock.
+            for event in sorted((*parsed.tweets, *parsed.deletions), key=_id_order):
+                if isinstance(event, TweetDeleteEvent):
+                    tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
+                else:
+                    _tweet_record(event, delivery=delivery, parsed=parsed)
+    except Exception as exc:
+        # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
+        logger.exception("could not record a delivery of %d bytes", len(body))
+        failed = Delivery.objects.create(
+            body=body, size=len(body), outcome=Delivery.Outcome.FAILED, detail=f"could not record it: {type(exc).__name__}: {exc}"[:MAX_DETAIL]
+        )
+        raise RecordingFailed(failed.pk) from exc
+    return delivery
+
+
+def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
+    return (len(event.x_id), event.x_id, isinstance(event, TweetDeleteEvent))
+
+
+def _tweet_record(post: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
+    """Create the Tweet and its Photo rows; None when the post is already known."""
+    reason = post.skip_reason or _other_account_reason(parsed.for_user_x_id)
+    try:
+        with transaction.atomic():
+            tweet = Tweet.objects.create(
+                x_id=post.x_id,
+                delivery=delivery,
+                for_user_x_id=parsed.for_user_x_id,
+                author_x_id=post.author_x_id,
+                author_username=post.author_username,
+                text=post.text,
+                posted_at=post.posted_at,
+                in_reply_to_x_id=post.in_reply_to_x_id,
+                in_reply_to_user_x_id=post.in_reply_to_user_x_id,
+                **_tweet_flags(post),
+                status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
+                skip_reason=reason,
+            )
+    except IntegrityError:
+        # Someone already has it: a redelivery, a concurrent copy of this one, or X's copy
+        # for another subscribed account, which may have been skipped from that account's view.
+        if not reason:
+            _tweet_take_over(post, delivery=delivery, parsed=parsed)
+        return None
+    Photo.objects.bulk_create(
+        Photo(
+            tweet=tweet,
+            position=ref.position,
+            media_key=ref.media_key,
+            media_type=ref.media_type,
+            source_url=ref.url,
+            is_thumbnail=ref.is_thumbnail,
+        )
+        for ref in post.photos
+    )
+    if not reason:
+        dispatch.dispatch_on_commit(tweet_process, tweet.pk)
+    return tweet
+
+
+def _tweet_take_over(post: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> bool:
+    """The bot's own copy of a post first recorded, and skipped, from another account's delivery."""
+    pk = (
+        Tweet.objects.filter(x_id=post.x_id, status=Tweet.Status.SKIPPED)
+        .exclude(for_user_x_id=parsed.for_user_x_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        return False
+    # Still skipped: a concurrent copy of this delivery may have taken it over meanwhile.
+    taken = Tweet.objects.filter(pk=pk).move(
+        Tweet.Status.SKIPPED,
+        Tweet.Status.RECEIVED,
+        skip_reason="",
+        delivery=delivery,
+        for_user_x_id=parsed.for_user_x_id,
+        **_tweet_flags(post),
+    )
+    if taken:
+        dispatch.dispatch_on_commit(tweet_process, pk)
+    return bool(taken)
+
+
+def _tweet_flags(post: TweetEvent) -> dict[str, bool]:
+    """The tweet's flags as Tweet fields; who is "the bot" depends on the delivery's account."""
+    return {
+        "is_own": post.is_own,
+        "is_repost": post.is_repost,
+        "is_quote": post.is_quote,
+        "mentions_bot": post.mentions_bot,
+        "replies_to_bot": post.replies_to_bot,
+        "quotes_bot": post.quotes_bot,
+    }
+
+
+def _other_account_reason(for_user_x_id: str) -> str:
+    """Why a delivery for another subscribed account is not answered: the bot would reply as itself."""
+    bot_user_id = conf.x_bot_user_id()
+    if bot_user_id and for_user_x_id and for_user_x_id != bot_user_id:
+        return f"delivered for account {for_user_x_id}, but the bot posts as {bot_user_id}"
+    return ""
+
+
+def tweet_mark_deleted(x_id: str, *, delivery: Delivery | None = None, author_x_id: str = "") -> bool:
+    """The author deleted the post: stop work on it and remove its stored photos.
+
+    With the delivery that says so, a post we do not have yet is recorded as deleted, so
+    that its creation, delivered late or concurrently, is never answered.
+    """
+    now = timezone.now()
+    pk = Tweet.objects.filter(x_id=x_id).exclude(status=Tweet.Status.DELETED).values_list("pk", flat=True).first()
+    if pk is not None:
+        marked = Tweet.objects.filter(pk=pk).move(UNDELETED_STATUSES, Tweet.Status.DELETED, deleted_at=now, photos_cleanup=True)
+        if marked:
+            dispatch.dispatch_on_commit(tweet_photos_delete, pk)
+        return bool(marked)
+    if delivery is None or Tweet.objects.filter(x_id=x_id).exists():
+        return False
+    try:
+        with transaction.atomic():
+            Tweet.objects.create(
+                x_id=x_id,
+                delivery=delivery,
+                for_user_x_id=delivery.for_user_x_id,
+                author_x_id=author_x_id,
+                status=Tweet.Status.DELETED,
+                deleted_at=now,
+                skip_reason="deleted before the post itself was delivered",
+            )
+    except IntegrityError:  # its creation was being recorded at the same moment
+        return tweet_mark_deleted(x_id)
+    return True

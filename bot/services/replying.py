@@ -1,0 +1,166 @@
+"""Replying: compose the reply once every photo is settled, post it once, settle the tweet.
+
+A reply is claimed (pending -> posting) before X is called, so it is posted at most
+once. When X refuses a wording as a duplicate, only the bot's own timeline can say
+whether an earlier attempt posted it; the next wording is tried only when none can have.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.db.models import F
+from django.utils import timezone
+
+from bot import conf, recognition, replies, x_api
+from bot.models import Photo, Reply, Tweet
+from bot.services.errors import TemporaryFailure
+from bot.services.settling import tweet_deleted_meanwhile, tweet_settle, tweet_touch
+
+logger = logging.getLogger(__name__)
+
+
+RATE_LIMIT_PATIENCE = timedelta(hours=48)  # how long rate-limited rounds are free
+MAX_RATE_LIMIT_WAIT = timedelta(hours=25)  # X's longest window is a day
+
+
+def tweet_reply(tweet_pk: int) -> None:
+    """Once every photo is settled: compose the reply, post it once, clean up, settle the tweet."""
+    if tweet_deleted_meanwhile(tweet_pk):
+        return
+    tweet = Tweet.objects.get(pk=tweet_pk)
+    if tweet.status != Tweet.Status.PROCESSING:
+        return  # already settled
+    photos = list(tweet.photos.prefetch_related("labels"))
+    if any(photo.status not in Photo.SETTLED_STATUSES for photo in photos):
+        return
+    reply, _ = Reply.objects.get_or_create(tweet=tweet, defaults={"text": reply_text(tweet, photos)})
+    reply_post(reply.pk)
+    reply.refresh_from_db()
+    if reply.status not in Reply.SETTLED_STATUSES:
+        return
+    if reply.status in (Reply.Status.POSTED, Reply.Status.DRY_RUN):
+        tweet_settle(tweet_pk, source=Tweet.Status.PROCESSING, target=Tweet.Status.DONE)
+    else:
+        tweet_settle(tweet_pk, source=Tweet.Status.PROCESSING, target=Tweet.Status.FAILED, last_error=f"reply: {reply.last_error}")
+
+
+def reply_text(tweet: Tweet, photos: list[Photo], *, variant: int = 0) -> str:
+    """The reply's text in wording `variant` (see replies.compose_reply)."""
+    recognised = [photo for photo in photos if photo.status == Photo.Status.RECOGNISED]
+    labels = [
+        recognition.DetectedLabel(
+            name=label.name, confidence=label.confidence, parents=tuple(label.parents), categories=tuple(label.categories)
+        )
+        for photo in recognised
+        for label in photo.labels.all()
+        if not label.is_moderation
+    ]
+    return replies.compose_reply(
+        username=tweet.author_username,
+        photo_count=len(photos),
+        usable_photo_count=len(recognised),
+        labels=replies.merge_labels(labels),
+        flagged=any(photo.flagged for photo in recognised),
+        variant=variant,
+        reference=_tweet_reference(tweet),
+    )
+
+
+def _tweet_reference(tweet: Tweet) -> str:
+    """Words that tell this tweet apart from the author's others, for the last wording."""
+    if tweet.posted_at is None:
+        return ""
+    moment = tweet.posted_at.astimezone(dt_timezone.utc)
+    return f"about your post of {moment.day} {moment:%b, %H:%M:%S} UTC"
+
+
+def reply_post(reply_pk: int) -> None:
+    """Post the reply at most once, trying the next wording while X calls one a duplicate of another answer."""
+    for _wording in range(replies.REPLY_VARIANTS):
+        if not _reply_post_wording(reply_pk):
+            return
+
+
+def _reply_post_wording(reply_pk: int) -> bool:
+    """One claim and one POST of the reply's current wording. True: reworded, pending again."""
+    if not Reply.objects.filter(pk=reply_pk).move(Reply.Status.PENDING, Reply.Status.POSTING, claim=True, attempts=F("attempts") + 1):
+        return False
+    reply = Reply.objects.select_related("tweet").get(pk=reply_pk)
+    tweet_touch(reply.tweet_id)
+    this_reply = Reply.objects.filter(pk=reply_pk)
+    if conf.x_dry_run():
+        logger.info("dry run: reply to %s not posted: %s", reply.tweet.x_id, reply.text)
+        this_reply.move(Reply.Status.POSTING, Reply.Status.DRY_RUN, last_error="")
+        return False
+    try:
+        reply_x_id = x_api.post_reply(reply.text, in_reply_to_tweet_id=reply.tweet.x_id)
+    except x_api.XApiError as exc:
+        if exc.maybe_delivered:
+            reply.maybe_posted_at = timezone.now()
+            this_reply.update(maybe_posted_at=reply.maybe_posted_at)
+        if exc.duplicate:
+            return _reply_settle_duplicate(reply, exc)
+        if exc.permanent:
+            this_reply.move(Reply.Status.POSTING, Reply.Status.FAILED, last_error=exc.message)
+            return False
+        this_reply.move(Reply.Status.POSTING, Reply.Status.PENDING, last_error=exc.message)
+        if exc.status == 429 and exc.retry_after and exc.retry_after > conf.x_max_rate_limit_wait():
+            _tweet_wait_for_rate_limit(reply.tweet_id, exc.retry_after)
+        raise TemporaryFailure(f"reply: {exc.message}") from exc
+    this_reply.move(Reply.Status.POSTING, Reply.Status.POSTED, x_id=reply_x_id, posted_at=timezone.now(), last_error="")
+    return False
+
+
+def _tweet_wait_for_rate_limit(tweet_pk: int, seconds: float) -> None:
+    """X's limit is spent for longer than a step may wait (a daily cap, say): the sweeper
+    comes back after the reset, and this round does not count against the attempt limit.
+
+    Only while the tweet is younger than RATE_LIMIT_PATIENCE: an account that stays
+    limited uses up its attempts like any other failure, so every tweet ends settled.
+    """
+    now = timezone.now()
+    Tweet.objects.filter(pk=tweet_pk, attempts__gt=0, received_at__gt=now - RATE_LIMIT_PATIENCE).update(
+        not_before=now + min(timedelta(seconds=seconds), MAX_RATE_LIMIT_WAIT), attempts=F("attempts") - 1
+    )
+
+
+def _timeline_had_time(maybe_posted_at: datetime, search: x_api.TimelineSearch) -> bool:
+    """Whether a reply missing from the timeline means the uncertain attempt did not post it:
+    the timeline had a sweep delay to catch up, and shows what else the refusal is about."""
+    caught_up = timezone.now() - maybe_posted_at >= timedelta(seconds=conf.sweep_after_seconds())
+    return caught_up and search.same_text_elsewhere
+
+
+def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> bool:
+    """X refused the text as a duplicate: posted by an attempt whose answer was lost, or not at all?
+
+    Only the bot's own timeline can say; a refusal alone is never taken as "posted". The
+    next wording is chosen (True) when no attempt can have reached X. When one may have,
+    the reply may just not show on the timeline yet: it is looked for again at later
+    sweeps, and reworded only once the timeline had a sweep delay to catch up and shows
+    the same text answering another tweet. Never a second reply in the thread.
+    """
+    this_reply = Reply.objects.filter(pk=reply.pk)
+    try:
+        search = x_api.reply_find(reply.tweet.x_id, text=reply.text, bot_user_id=reply.tweet.for_user_x_id)
+    except x_api.XApiError as exc:
+        this_reply.move(Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; looking for an earlier reply failed: {exc.message}")
+        raise TemporaryFailure(f"reply: could not tell whether it was posted: {exc.message}") from exc
+    if search.reply_id:
+        this_reply.move(Reply.Status.POSTING, Reply.Status.POSTED, x_id=search.reply_id, posted_at=timezone.now(), last_error="")
+        return False
+    if reply.maybe_posted_at is not None and not _timeline_had_time(reply.maybe_posted_at, search):
+        this_reply.move(
+            Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; an earlier attempt may have posted it, not on the timeline yet"
+        )
+        raise TemporaryFailure("reply: X calls it a duplicate and an earlier attempt may have posted it; looking again later")
+    variant = reply.variant + 1
+    if variant >= replies.REPLY_VARIANTS:
+        this_reply.move(Reply.Status.POSTING, Reply.Status.FAILED, last_error=f"{refusal.message} (every wording already answered other posts)")
+        return False
+    tweet = reply.tweet
+    other_words = reply_text(tweet, list(tweet.photos.prefetch_related("labels")), variant=variant)
+    return bool(this_reply.move(Reply.Status.POSTING, Reply.Status.PENDING, text=other_words, variant=variant, last_error=refusal.message))

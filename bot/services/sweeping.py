@@ -1,0 +1,69 @@
+"""The sweeper: nothing is silently dropped.
+
+Tweets stuck in a non-final state longer than IMAGEBOT_SWEEP_AFTER_SECONDS are dispatched
+again, claims whose worker is gone are reopened, tweets out of attempts are failed with
+their last error, and clean-ups that failed are finished.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TypedDict
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bot import conf, dispatch
+from bot.models import Photo, Reply, Tweet
+from bot.services.processing import tweet_process
+from bot.services.settling import tweet_settle
+from bot.services.storage import tweet_photos_delete
+
+
+class SweepCounts(TypedDict):
+    redispatched: int
+    failed: int
+    photos_deleted: int
+
+
+def sweep() -> SweepCounts:
+    """Re-dispatch tweets stuck in a non-final state; fail those out of attempts."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=conf.sweep_after_seconds())
+    limit = conf.max_attempts()
+    redispatched = failed = 0
+    stuck = Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff).exclude(not_before__gt=now)
+    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at"):
+        if tweet.attempts >= limit:
+            reason = f"gave up after {tweet.attempts} attempts: {tweet.last_error or 'the worker stopped without an error'}"
+            failed += tweet_settle(
+                tweet.pk, source=Tweet.PENDING_STATUSES, target=Tweet.Status.FAILED, last_error=reason, updated_at=tweet.updated_at
+            )
+            continue
+        with transaction.atomic():
+            # Only if nobody touched it since it was read: otherwise someone is working on it now.
+            untouched = Tweet.objects.filter(pk=tweet.pk, status=tweet.status, updated_at=tweet.updated_at)
+            if not untouched.move(Tweet.PENDING_STATUSES, Tweet.Status.RECEIVED):
+                continue
+            # Steps a dead worker left half-way are opened again; the claims keep them single.
+            # A step claimed recently may still be running (an S3 event's worker): left alone.
+            Photo.objects.filter(tweet_id=tweet.pk, claimed_at__lt=cutoff).move(Photo.Status.RECOGNISING, Photo.Status.STORED)
+            # A worker stopped while posting may have posted: never reworded, only looked for.
+            Reply.objects.filter(tweet_id=tweet.pk, claimed_at__lt=cutoff).move(
+                Reply.Status.POSTING, Reply.Status.PENDING, maybe_posted_at=F("claimed_at")
+            )
+            dispatch.dispatch_on_commit(tweet_process, tweet.pk)
+        redispatched += 1
+    return {"redispatched": redispatched, "failed": failed, "photos_deleted": _leftover_photos_delete(cutoff)}
+
+
+def _leftover_photos_delete(cutoff: datetime) -> int:
+    """Files a failed clean-up left behind (photos kept on purpose are not marked for clean-up)."""
+    leftovers = (
+        Photo.objects.filter(tweet__photos_cleanup=True, tweet__updated_at__lt=cutoff)
+        .exclude(file="")
+        .values_list("tweet_id", flat=True)
+        .distinct()
+    )
+    return sum(tweet_photos_delete(tweet_pk) for tweet_pk in leftovers)
