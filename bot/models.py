@@ -137,7 +137,7 @@ class Tweet(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(
-        null=True, blank=True, help_text="X's rate limit: the sweeper leaves the post alone until then."
+        null=True, blank=True, help_text="X's rate limit: the sweeper leaves the tweet alone until then."
     )
     photos_cleanup = models.BooleanField(
         default=False, help_text="Its stored photos are to go (settled without IMAGEBOT_KEEP_PHOTOS, or deleted)."

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 sleep = time.sleep
 
 _BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # then 4 s for any further try
-_NUMERIC_ID = re.compile(r"^[0-9]{1,19}$")  # the spec's pattern for post and webhook ids
+_NUMERIC_ID = re.compile(r"^[0-9]{1,19}$")  # the spec's pattern for tweet and webhook ids
 _RATE_LIMIT_HEADERS = ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour")
 
 
@@ -40,8 +40,8 @@ class XApiError(Exception):
     permanent: retrying the same request will not help (bad credentials, refused
     content, invalid request). Otherwise it is worth retrying later, after
     `retry_after` seconds when X said so (429).
-    duplicate: X refused the post as duplicate content, which after an earlier
-    attempt whose answer was lost usually means the post already exists.
+    duplicate: X refused the tweet as duplicate content, which after an earlier
+    attempt whose answer was lost usually means the tweet already exists.
     maybe_delivered: an earlier try of the same call may have reached X and been
     carried out although its answer never came (a read timeout, a cut connection, 5xx).
     """
@@ -265,17 +265,17 @@ def _numeric_id(value: str, what: str) -> str:
     return value
 
 
-# --- Posts ---------------------------------------------------------------------
+# --- Tweets --------------------------------------------------------------------
 
 def post_reply(text: str, *, in_reply_to_tweet_id: str) -> str:
-    """Post `text` as a reply in the bot account's name; returns the new post's id."""
+    """Post `text` as a reply in the bot account's name; returns the new tweet's id."""
     body = {"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to_tweet_id)}}
     with user_session() as session:
         answer = _call(session, "POST", "/2/tweets", json=body, expected=(200, 201))
     post_id = (answer.get("data") or {}).get("id")
     if not post_id:
         # X said yes without an id: with errors it refused, without them the answer is garbled.
-        error = XApiError(f"X returned no post id: {_problems(answer)}", permanent=bool(answer.get("errors")))
+        error = XApiError(f"X returned no tweet id: {_problems(answer)}", permanent=bool(answer.get("errors")))
         error.maybe_delivered = not error.permanent
         raise error
     return str(post_id)
@@ -283,17 +283,17 @@ def post_reply(text: str, *, in_reply_to_tweet_id: str) -> str:
 
 @dataclass(frozen=True)
 class TimelineSearch:
-    """What the bot's recent posts say about a reply X refused as a duplicate."""
+    """What the bot's recent tweets say about a reply X refused as a duplicate."""
 
-    reply_id: str | None  # the bot's post replying to the post, when the timeline shows one
-    same_text_elsewhere: bool  # the timeline shows the same text answering another post
+    reply_id: str | None  # the bot's tweet replying to that tweet, when the timeline shows one
+    same_text_elsewhere: bool  # the timeline shows the same text answering another tweet
 
 
 def reply_find(in_reply_to_tweet_id: str, *, text: str = "", bot_user_id: str = "") -> TimelineSearch:
-    """Look through the bot's 100 most recent posts for its reply to `in_reply_to_tweet_id`.
+    """Look through the bot's 100 most recent tweets for its reply to `in_reply_to_tweet_id`.
 
-    X refuses a post as "duplicate content" both when an earlier attempt of ours went
-    through (its answer lost) and when the same text went to another post. Only the
+    X refuses a tweet as "duplicate content" both when an earlier attempt of ours went
+    through (its answer lost) and when the same text went to another tweet. Only the
     bot's timeline tells the two apart. The bot's id is the numeric prefix of its access
     token ("<user id>-..."), or `bot_user_id` when the token has none.
     """
@@ -302,15 +302,15 @@ def reply_find(in_reply_to_tweet_id: str, *, text: str = "", bot_user_id: str = 
     with user_session() as session:
         answer = _call(session, "GET", f"/2/users/{user_id}/tweets?max_results=100&expansions=referenced_posts")
     same_text_elsewhere = False
-    for post in answer.get("data") or []:
-        if not isinstance(post, dict):
+    for tweet in answer.get("data") or []:
+        if not isinstance(tweet, dict):
             continue
-        references = post.get("referenced_posts") or post.get("referenced_tweets") or []
+        references = tweet.get("referenced_posts") or tweet.get("referenced_tweets") or []
         replied_to = [str(ref.get("id")) for ref in references if isinstance(ref, dict) and ref.get("type") == "replied_to"]
         if target in replied_to:
-            return TimelineSearch(reply_id=str(post["id"]), same_text_elsewhere=False)
+            return TimelineSearch(reply_id=str(tweet["id"]), same_text_elsewhere=False)
         # X returns text with &amp; &lt; &gt; escaped.
-        if text and html.unescape(str(post.get("text", ""))).strip() == text.strip():
+        if text and html.unescape(str(tweet.get("text", ""))).strip() == text.strip():
             same_text_elsewhere = True
     return TimelineSearch(reply_id=None, same_text_elsewhere=same_text_elsewhere)
 

@@ -150,7 +150,7 @@ def test_a_post_whose_deletion_arrives_first_is_never_answered(post_signed, disp
 
     tweet = Tweet.objects.get()
     assert (tweet.x_id, tweet.status) == (post["id_str"], Tweet.Status.DELETED)
-    assert tweet.skip_reason == "deleted before the post itself was delivered"
+    assert tweet.skip_reason == "deleted before the tweet itself was delivered"
     assert Photo.objects.count() == 0
     dispatched.assert_not_called()
 

@@ -56,7 +56,7 @@ def _tweet(tweet: Any, bot_id: str) -> TweetEvent | None:
         return None
     user = read_dict(tweet.get("user"))
     author_id = read_id(user.get("id_str") or user.get("id"))
-    # A truncated post keeps its full text, entities and photos in extended_tweet.
+    # A truncated tweet keeps its full text, entities and photos in extended_tweet.
     extended = read_dict(tweet.get("extended_tweet")) if tweet.get("truncated") or "extended_tweet" in tweet else {}
     source = extended or tweet
     text = source.get("full_text") or tweet.get("full_text") or tweet.get("text")

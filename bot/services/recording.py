@@ -31,10 +31,10 @@ def delivery_record_invalid(*, body: bytes, detail: str) -> Delivery:
 
 
 def delivery_record(*, body: bytes, payload: dict) -> Delivery:
-    """Record a validly signed delivery and every post in it, in one transaction.
+    """Record a validly signed delivery and every tweet in it, in one transaction.
 
-    New posts that summon the bot are dispatched for processing after commit, once;
-    a post we already have creates nothing and dispatches nothing.
+    New tweets that summon the bot are dispatched for processing after commit, once;
+    a tweet we already have creates nothing and dispatches nothing.
     """
     try:
         parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
@@ -47,8 +47,8 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
                 event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
                 detail="; ".join(parsed.problems)[:MAX_DETAIL],
             )
-            # Every post's row in one order (a creation before its deletion), so deliveries
-            # sharing posts cannot deadlock.
+            # Every tweet's row in one order (a creation before its deletion), so deliveries
+            # sharing tweets cannot deadlock.
             for event in sorted((*parsed.tweets, *parsed.deletions), key=_id_order):
                 if isinstance(event, TweetDeleteEvent):
                     tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
@@ -68,22 +68,22 @@ def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
     return (len(event.x_id), event.x_id, isinstance(event, TweetDeleteEvent))
 
 
-def _tweet_record(post: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
-    """Create the Tweet and its Photo rows; None when the post is already known."""
-    reason = post.skip_reason or _other_account_reason(parsed.for_user_x_id)
+def _tweet_record(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
+    """Create the Tweet and its Photo rows; None when the tweet is already known."""
+    reason = event.skip_reason or _other_account_reason(parsed.for_user_x_id)
     try:
         with transaction.atomic():
             tweet = Tweet.objects.create(
-                x_id=post.x_id,
+                x_id=event.x_id,
                 delivery=delivery,
                 for_user_x_id=parsed.for_user_x_id,
-                author_x_id=post.author_x_id,
-                author_username=post.author_username,
-                text=post.text,
-                posted_at=post.posted_at,
-                in_reply_to_x_id=post.in_reply_to_x_id,
-                in_reply_to_user_x_id=post.in_reply_to_user_x_id,
-                **_tweet_flags(post),
+                author_x_id=event.author_x_id,
+                author_username=event.author_username,
+                text=event.text,
+                posted_at=event.posted_at,
+                in_reply_to_x_id=event.in_reply_to_x_id,
+                in_reply_to_user_x_id=event.in_reply_to_user_x_id,
+                **_tweet_flags(event),
                 status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
                 skip_reason=reason,
             )
@@ -91,7 +91,7 @@ def _tweet_record(post: TweetEvent, *, delivery: Delivery, parsed: ParsedDeliver
         # Someone already has it: a redelivery, a concurrent copy of this one, or X's copy
         # for another subscribed account, which may have been skipped from that account's view.
         if not reason:
-            _tweet_take_over(post, delivery=delivery, parsed=parsed)
+            _tweet_take_over(event, delivery=delivery, parsed=parsed)
         return None
     Photo.objects.bulk_create(
         Photo(
@@ -102,17 +102,17 @@ def _tweet_record(post: TweetEvent, *, delivery: Delivery, parsed: ParsedDeliver
             source_url=ref.url,
             is_thumbnail=ref.is_thumbnail,
         )
-        for ref in post.photos
+        for ref in event.photos
     )
     if not reason:
         dispatch.dispatch_on_commit(tweet_process, tweet.pk)
     return tweet
 
 
-def _tweet_take_over(post: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> bool:
-    """The bot's own copy of a post first recorded, and skipped, from another account's delivery."""
+def _tweet_take_over(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> bool:
+    """The bot's own copy of a tweet first recorded, and skipped, from another account's delivery."""
     pk = (
-        Tweet.objects.filter(x_id=post.x_id, status=Tweet.Status.SKIPPED)
+        Tweet.objects.filter(x_id=event.x_id, status=Tweet.Status.SKIPPED)
         .exclude(for_user_x_id=parsed.for_user_x_id)
         .values_list("pk", flat=True)
         .first()
@@ -126,22 +126,22 @@ def _tweet_take_over(post: TweetEvent, *, delivery: Delivery, parsed: ParsedDeli
         skip_reason="",
         delivery=delivery,
         for_user_x_id=parsed.for_user_x_id,
-        **_tweet_flags(post),
+        **_tweet_flags(event),
     )
     if taken:
         dispatch.dispatch_on_commit(tweet_process, pk)
     return bool(taken)
 
 
-def _tweet_flags(post: TweetEvent) -> dict[str, bool]:
+def _tweet_flags(event: TweetEvent) -> dict[str, bool]:
     """The tweet's flags as Tweet fields; who is "the bot" depends on the delivery's account."""
     return {
-        "is_own": post.is_own,
-        "is_repost": post.is_repost,
-        "is_quote": post.is_quote,
-        "mentions_bot": post.mentions_bot,
-        "replies_to_bot": post.replies_to_bot,
-        "quotes_bot": post.quotes_bot,
+        "is_own": event.is_own,
+        "is_repost": event.is_repost,
+        "is_quote": event.is_quote,
+        "mentions_bot": event.mentions_bot,
+        "replies_to_bot": event.replies_to_bot,
+        "quotes_bot": event.quotes_bot,
     }
 
 
@@ -154,9 +154,9 @@ def _other_account_reason(for_user_x_id: str) -> str:
 
 
 def tweet_mark_deleted(x_id: str, *, delivery: Delivery | None = None, author_x_id: str = "") -> bool:
-    """The author deleted the post: stop work on it and remove its stored photos.
+    """The author deleted the tweet: stop work on it and remove its stored photos.
 
-    With the delivery that says so, a post we do not have yet is recorded as deleted, so
+    With the delivery that says so, a tweet we do not have yet is recorded as deleted, so
     that its creation, delivered late or concurrently, is never answered.
     """
     now = timezone.now()
@@ -177,7 +177,7 @@ def tweet_mark_deleted(x_id: str, *, delivery: Delivery | None = None, author_x_
                 author_x_id=author_x_id,
                 status=Tweet.Status.DELETED,
                 deleted_at=now,
-                skip_reason="deleted before the post itself was delivered",
+                skip_reason="deleted before the tweet itself was delivered",
             )
     except IntegrityError:  # its creation was being recorded at the same moment
         return tweet_mark_deleted(x_id)

@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("photo", help="path to an image file")
-        parser.add_argument("--text", default=f"@{BOT_NAME} what do you see?", help="the post's text")
+        parser.add_argument("--text", default=f"@{BOT_NAME} what do you see?", help="the tweet's text")
         parser.add_argument("--username", default="try_user", help="the author's handle")
         parser.add_argument("--post", action="store_true", help="really post the reply (needs X credentials)")
 
