@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 MAX_DETAIL = 4000  # characters of Delivery.detail
 MAX_KINDS_KEPT = 100
-UNDELETED_STATUSES = tuple(status for status in Tweet.Status if status != Tweet.Status.DELETED)
 
 
 def delivery_record_invalid(*, body: bytes, detail: str) -> Delivery:
@@ -162,7 +161,12 @@ def tweet_mark_deleted(x_id: str, *, delivery: Delivery | None = None, author_x_
     now = timezone.now()
     pk = Tweet.objects.filter(x_id=x_id).exclude(status=Tweet.Status.DELETED).values_list("pk", flat=True).first()
     if pk is not None:
-        marked = Tweet.objects.filter(pk=pk).move(UNDELETED_STATUSES, Tweet.Status.DELETED, deleted_at=now, photos_cleanup=True)
+        marked = Tweet.objects.filter(pk=pk).move(
+            (Tweet.Status.RECEIVED, Tweet.Status.PROCESSING, Tweet.Status.DONE, Tweet.Status.FAILED, Tweet.Status.SKIPPED),
+            Tweet.Status.DELETED,
+            deleted_at=now,
+            photos_cleanup=True,
+        )
         if marked:
             dispatch.dispatch_on_commit(tweet_photos_delete, pk)
         return bool(marked)
