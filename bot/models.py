@@ -47,7 +47,7 @@ class StatusQuerySet(models.QuerySet):
         if refused:
             raise InvalidTransition(f"{self.model.__name__}: {', '.join(refused)} -> {target} is not in TRANSITIONS")
         if claim:
-            changes["claimed_at"] = timezone.now()
+            changes["claimed_at"] = changes["updated_at"] = timezone.now()
         return self.filter(status__in=sources).update(status=target, **changes)
 
 
