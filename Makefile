@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# What `make lint` checks. tests/ and bench/ join once their reorganisation lands.
+LINT_PATHS := bot imagebot_site manage.py
 
-.PHONY: run test venv migrate bench try clean
+.PHONY: run test lint venv migrate bench try clean
 
 venv: $(STAMP)
 
@@ -25,6 +27,12 @@ run: migrate
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint, then formatting) and mypy; settings in pyproject.toml. mypy checks its own `files`.
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/webhook.py
