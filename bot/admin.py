@@ -29,6 +29,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="new tweets", ordering="new_tweet_count")
     def new_tweets(self, obj: Delivery) -> int:
         return obj.new_tweet_count
+
     list_filter = ["outcome", "received_at"]
     search_fields = ["detail", "for_user_x_id"]
     date_hierarchy = "received_at"

@@ -71,6 +71,7 @@ def on_lambda() -> bool:
 
 # --- X -----------------------------------------------------------------------
 
+
 def x_consumer_key() -> str | None:
     return env_str("X_CONSUMER_KEY")
 
@@ -130,11 +131,13 @@ def x_max_rate_limit_wait() -> int:
 
 # --- Webhook -------------------------------------------------------------------
 
+
 def webhook_max_bytes() -> int:
     return env_int("IMAGEBOT_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=50 * 1024 * 1024)
 
 
 # --- Media ---------------------------------------------------------------------
+
 
 def media_url_prefixes() -> tuple[str, ...]:
     return env_list("IMAGEBOT_MEDIA_URL_PREFIXES", ("https://pbs.twimg.com/", "https://ton.twimg.com/"))
@@ -172,6 +175,7 @@ def keep_photos() -> bool:
 
 # --- Recognition ----------------------------------------------------------------
 
+
 def max_labels() -> int:
     return env_int("IMAGEBOT_MAX_LABELS", 5, minimum=1, maximum=1000)
 
@@ -195,6 +199,7 @@ def aws_region() -> str:
 
 
 # --- Pipeline -------------------------------------------------------------------
+
 
 def s3_events() -> bool:
     """Recognition is triggered by S3 ObjectCreated events (Lambda with a bucket), not called directly."""
@@ -220,6 +225,7 @@ def max_attempts() -> int:
 
 
 # --- recognition/replies (added) ---------------------------------------------------
+
 
 def aws_timeout() -> tuple[float, float]:
     """(connect, read) seconds for every Rekognition call; the read allows for uploading a 5 MB photo."""

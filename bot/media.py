@@ -83,6 +83,7 @@ def make_session() -> requests.Session:
 
 # --- Download ---------------------------------------------------------------------
 
+
 def url_allowed(url: str) -> bool:
     """True if url is http(s), has no user@ part and starts with an allow-listed prefix."""
     try:
@@ -203,6 +204,7 @@ def _content_length(response: requests.Response) -> int | None:
 
 # --- Preparation ------------------------------------------------------------------
 
+
 def prepare_image(data: bytes) -> PreparedImage:
     """Check data is a usable image and return it as JPEG/PNG within Rekognition's limits."""
     _verify(data)
@@ -285,9 +287,7 @@ def _convert(image: Image.Image) -> PreparedImage:
     return _prepared(content, output_format, result.size, source_format=image.format, converted=True)
 
 
-def _prepared(
-    content: bytes, output_format: str, size: tuple[int, int], *, source_format: str, converted: bool
-) -> PreparedImage:
+def _prepared(content: bytes, output_format: str, size: tuple[int, int], *, source_format: str, converted: bool) -> PreparedImage:
     return PreparedImage(
         content=content,
         content_type=Image.MIME[output_format],

@@ -52,42 +52,48 @@ BACKOFF_CAP = 20.0
 sleep: Callable[[float], None] = time.sleep
 
 # Worth another try in a moment.
-TEMPORARY_ERROR_CODES = frozenset({
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "LimitExceededException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-})
+TEMPORARY_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 
 # The photo is what Rekognition refused: the bot can still answer that it could not read it.
-PHOTO_ERROR_CODES = frozenset({
-    "InvalidImageFormatException",
-    "ImageTooLargeException",
-    "InvalidS3ObjectException",
-    "InvalidParameterException",
-})
+PHOTO_ERROR_CODES = frozenset(
+    {
+        "InvalidImageFormatException",
+        "ImageTooLargeException",
+        "InvalidS3ObjectException",
+        "InvalidParameterException",
+    }
+)
 
 # The same request will fail the same way: the photo or the account needs fixing.
-PERMANENT_ERROR_CODES = frozenset({
-    "InvalidImageFormatException",
-    "ImageTooLargeException",
-    "InvalidS3ObjectException",
-    "InvalidParameterException",
-    "AccessDeniedException",
-    "AccessDenied",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-})
+PERMANENT_ERROR_CODES = frozenset(
+    {
+        "InvalidImageFormatException",
+        "ImageTooLargeException",
+        "InvalidS3ObjectException",
+        "InvalidParameterException",
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -184,9 +190,7 @@ def detect(image: dict, *, with_labels: bool = True) -> Detection:
         raise
     return Detection(
         labels=labels,
-        moderation_labels=tuple(
-            _moderation_label(item) for item in moderation_answer.get("ModerationLabels", ()) if item.get("Name")
-        ),
+        moderation_labels=tuple(_moderation_label(item) for item in moderation_answer.get("ModerationLabels", ()) if item.get("Name")),
     )
 
 

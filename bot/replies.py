@@ -35,6 +35,8 @@ MAX_LABEL_CHARS = 50
 # Names that mean "an animal", matched case-insensitively against a label's name and
 # its parents, so "Golden Retriever" (parents Dog, Canine, Animal, Mammal, Pet) counts.
 # Ambiguous names ("Mouse", "Chicken") are left out; their parents decide.
+# A word list reads best packed; the formatter would give each name a line.
+# fmt: off
 ANIMAL_LABELS: frozenset[str] = frozenset({
     "Animal", "Mammal", "Bird", "Fish", "Reptile", "Amphibian", "Insect", "Invertebrate",
     "Arachnid", "Sea Life", "Wildlife", "Pet", "Canine", "Feline", "Rodent", "Primate",
@@ -44,6 +46,7 @@ ANIMAL_LABELS: frozenset[str] = frozenset({
     "Duck", "Goose", "Parrot", "Owl", "Eagle", "Penguin", "Snake", "Lizard", "Turtle", "Frog",
     "Shark", "Whale", "Dolphin", "Butterfly", "Bee", "Spider",
 })
+# fmt: on
 _ANIMAL_KEYS = frozenset(name.casefold() for name in ANIMAL_LABELS)
 
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
@@ -83,12 +86,7 @@ def merge_labels(labels: Iterable[DetectedLabel]) -> list[DetectedLabel]:
 
 def shows_animal(labels: Iterable[DetectedLabel]) -> bool:
     """Whether any (non-moderation) label, by its name or one of its parents, is an animal."""
-    return any(
-        name.casefold() in _ANIMAL_KEYS
-        for label in labels
-        if not label.moderation
-        for name in (label.name, *label.parents)
-    )
+    return any(name.casefold() in _ANIMAL_KEYS for label in labels if not label.moderation for name in (label.name, *label.parents))
 
 
 def compose_reply(
@@ -198,9 +196,7 @@ def _clean_label(name: str) -> str:
     """A label name as plain words, at most MAX_LABEL_CHARS long: every character but letters,
     digits and -'&() becomes a space, so X shows no mention, hashtag, cashtag or link in it,
     whatever text surrounds it. Cut after cleaning, so the cut cannot make a link either."""
-    text = "".join(
-        character if character.isalnum() or character in _LABEL_PUNCTUATION else " " for character in name
-    )
+    text = "".join(character if character.isalnum() or character in _LABEL_PUNCTUATION else " " for character in name)
     text = " ".join(text.split())
     if len(text) > MAX_LABEL_CHARS:
         text = text[: MAX_LABEL_CHARS - 1].rstrip() + "…"

@@ -17,7 +17,6 @@ def looks_like(payload: dict[str, Any]) -> bool:
     return "for_user_id" in payload or any(key.endswith("_events") for key in payload)
 
 
-
 def parse(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedDelivery:
     bot_id = read_id(payload.get("for_user_id")) or read_id(bot_user_id)
     events: list[Event] = []
@@ -106,10 +105,10 @@ def _photos(source: dict, entities: dict) -> tuple[PhotoRef, ...]:
             continue
         media_type = item.get("type") if item.get("type") in ("photo", "animated_gif", "video") else "photo"
         photos.append(
-            PhotoRef(position=len(photos), url=url, media_type=media_type, media_key=read_text(item.get("media_key") or item.get("id_str"), 40))
+            PhotoRef(
+                position=len(photos), url=url, media_type=media_type, media_key=read_text(item.get("media_key") or item.get("id_str"), 40)
+            )
         )
         if len(photos) == MAX_PHOTOS:
             break
     return tuple(photos)
-
-

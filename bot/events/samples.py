@@ -60,7 +60,13 @@ def media(kind: str = "photo", index: int = 0, tweet_id: str = "0") -> dict:
 
 
 def mention(user_id: str = BOT_ID, screen_name: str = BOT_NAME, start: int = 0) -> dict:
-    return {"screen_name": screen_name, "name": screen_name, "id": int(user_id), "id_str": user_id, "indices": [start, start + 1 + len(screen_name)]}
+    return {
+        "screen_name": screen_name,
+        "name": screen_name,
+        "id": int(user_id),
+        "id_str": user_id,
+        "indices": [start, start + 1 + len(screen_name)],
+    }
 
 
 def tweet(
@@ -86,7 +92,11 @@ def tweet(
     items = [media(kind, i, tweet_id) for i, kind in enumerate(kinds)]
     for item, url in zip(items, urls or ()):
         item["media_url_https"] = url
-    text = text if text is not None else (f"@{bot_name} what is on this? https://t.co/abcDEF1234" if mention_bot else "look at this https://t.co/abcDEF1234")
+    text = (
+        text
+        if text is not None
+        else (f"@{bot_name} what is on this? https://t.co/abcDEF1234" if mention_bot else "look at this https://t.co/abcDEF1234")
+    )
     mentions = [mention(bot_id, bot_name, max(text.find(f"@{bot_name}"), 0))] if mention_bot else []
     entities = {"hashtags": [], "urls": [], "symbols": [], "user_mentions": mentions}
     post = {
@@ -132,7 +142,12 @@ def truncated(post: dict, full_text: str) -> dict:
     }
     if "extended_entities" in post:
         post["extended_tweet"]["extended_entities"] = post.pop("extended_entities")
-    post["entities"] = {"hashtags": [], "urls": [{"url": "https://t.co/more", "expanded_url": f"https://x.com/i/web/status/{post['id_str']}"}], "symbols": [], "user_mentions": []}
+    post["entities"] = {
+        "hashtags": [],
+        "urls": [{"url": "https://t.co/more", "expanded_url": f"https://x.com/i/web/status/{post['id_str']}"}],
+        "symbols": [],
+        "user_mentions": [],
+    }
     post["text"] = full_text[:113] + "… https://t.co/more"
     post["truncated"] = True
     return post

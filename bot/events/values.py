@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+
 def read_id(value: Any) -> str:
     """Ids as strings: id_str where X gives one (ids exceed 53 bits); bools and junk are no id."""
     if isinstance(value, bool):

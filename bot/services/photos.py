@@ -20,7 +20,6 @@ from bot.services.settling import tweet_touch
 from bot.services.storage import photo_storage_name, storage_replace
 
 
-
 def photo_fetch(photo: Photo, *, give_up: bool = False) -> None:
     """Download, validate and store one photo. A photo that cannot be used is failed; the others go on.
 

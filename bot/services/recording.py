@@ -57,7 +57,10 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         logger.exception("could not record a delivery of %d bytes", len(body))
         failed = Delivery.objects.create(
-            body=body, size=len(body), outcome=Delivery.Outcome.FAILED, detail=f"could not record it: {type(exc).__name__}: {exc}"[:MAX_DETAIL]
+            body=body,
+            size=len(body),
+            outcome=Delivery.Outcome.FAILED,
+            detail=f"could not record it: {type(exc).__name__}: {exc}"[:MAX_DETAIL],
         )
         raise RecordingFailed(failed.pk) from exc
     return delivery

@@ -147,19 +147,25 @@ def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> bool:
     try:
         search = x_api.reply_find(reply.tweet.x_id, text=reply.text, bot_user_id=reply.tweet.for_user_x_id)
     except x_api.XApiError as exc:
-        this_reply.move(Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; looking for an earlier reply failed: {exc.message}")
+        this_reply.move(
+            Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; looking for an earlier reply failed: {exc.message}"
+        )
         raise TemporaryFailure(f"reply: could not tell whether it was posted: {exc.message}") from exc
     if search.reply_id:
         this_reply.move(Reply.Status.POSTING, Reply.Status.POSTED, x_id=search.reply_id, posted_at=timezone.now(), last_error="")
         return False
     if reply.maybe_posted_at is not None and not _timeline_had_time(reply.maybe_posted_at, search):
         this_reply.move(
-            Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; an earlier attempt may have posted it, not on the timeline yet"
+            Reply.Status.POSTING,
+            Reply.Status.PENDING,
+            last_error=f"{refusal.message}; an earlier attempt may have posted it, not on the timeline yet",
         )
         raise TemporaryFailure("reply: X calls it a duplicate and an earlier attempt may have posted it; looking again later")
     variant = reply.variant + 1
     if variant >= replies.REPLY_VARIANTS:
-        this_reply.move(Reply.Status.POSTING, Reply.Status.FAILED, last_error=f"{refusal.message} (every wording already answered other posts)")
+        this_reply.move(
+            Reply.Status.POSTING, Reply.Status.FAILED, last_error=f"{refusal.message} (every wording already answered other posts)"
+        )
         return False
     tweet = reply.tweet
     other_words = reply_text(tweet, list(tweet.photos.prefetch_related("labels")), variant=variant)

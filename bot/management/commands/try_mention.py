@@ -81,7 +81,9 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{server.server_address[1]}/"
         secret = os.environ.get("X_CONSUMER_SECRET") or secrets.token_urlsafe(24)
         try:
-            with _environ(IMAGEBOT_MEDIA_URL_PREFIXES=base, IMAGEBOT_DISPATCH="inline", X_CONSUMER_SECRET=secret, X_DRY_RUN="0" if post else "1"):
+            with _environ(
+                IMAGEBOT_MEDIA_URL_PREFIXES=base, IMAGEBOT_DISPATCH="inline", X_CONSUMER_SECRET=secret, X_DRY_RUN="0" if post else "1"
+            ):
                 tweet_id = str(1_800_000_000_000_000_000 + time.time_ns() // 1000 % 10**15)
                 tweet = samples.tweet(
                     text=text,
@@ -97,7 +99,11 @@ class Command(BaseCommand):
                 body = json.dumps(samples.delivery(tweet, for_user_id=BOT_ID)).encode()
                 host = next((h for h in settings.ALLOWED_HOSTS if h not in ("*",) and not h.startswith(".")), "localhost")
                 response = Client().post(
-                    "/webhooks/x/", body, content_type="application/json", HTTP_HOST=host, HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature_for(secret, body)
+                    "/webhooks/x/",
+                    body,
+                    content_type="application/json",
+                    HTTP_HOST=host,
+                    HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature_for(secret, body),
                 )
         finally:
             server.shutdown()
@@ -110,7 +116,11 @@ class Command(BaseCommand):
         for photo in tweet.photos.prefetch_related("labels"):
             labels = ", ".join(f"{label.name} {label.confidence:.1f}%" for label in photo.labels.all() if not label.is_moderation)
             flagged = " [flagged]" if photo.flagged else ""
-            self.stdout.write(f"photo {photo.position + 1}: {photo.status}{flagged}" + (f": {labels}" if labels else "") + (f" ({photo.last_error})" if photo.last_error else ""))
+            self.stdout.write(
+                f"photo {photo.position + 1}: {photo.status}{flagged}"
+                + (f": {labels}" if labels else "")
+                + (f" ({photo.last_error})" if photo.last_error else "")
+            )
         reply = getattr(tweet, "reply", None)
         if reply is not None:
             self.stdout.write(f"reply ({reply.get_status_display()}): {reply.text}" + (f" [X id {reply.x_id}]" if reply.x_id else ""))

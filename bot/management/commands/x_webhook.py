@@ -15,7 +15,12 @@ class Command(BaseCommand):
         sub.add_parser("list", help="webhooks registered for this app")
         register = sub.add_parser("register", help="register a webhook URL (default: X_WEBHOOK_URL)")
         register.add_argument("url", nargs="?")
-        for name, text in (("validate", "ask X to run the CRC check now"), ("delete", "delete a webhook"), ("subscribe", "subscribe the bot account"), ("check", "is the bot account subscribed?")):
+        for name, text in (
+            ("validate", "ask X to run the CRC check now"),
+            ("delete", "delete a webhook"),
+            ("subscribe", "subscribe the bot account"),
+            ("check", "is the bot account subscribed?"),
+        ):
             sub.add_parser(name, help=text).add_argument("webhook_id")
 
     def handle(self, *args, action, **options):
