@@ -20,6 +20,7 @@ could succeed (timeouts, connection errors, 5xx and 429 are temporary).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
@@ -171,10 +172,8 @@ def _cut_off(response: requests.Response, done: threading.Event) -> None:
     done.set()
     sock = getattr(getattr(response.raw, "connection", None), "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in recv
-        except OSError:
-            pass
 
 
 def _check_status(status: int, url: str) -> None:

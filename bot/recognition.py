@@ -248,7 +248,7 @@ def _code(exc: Exception) -> str:
 
 def _backoff(attempt: int) -> float:
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-    return random.uniform(ceiling / 2, ceiling)
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter between retries, not a secret
 
 
 def _label(item: dict) -> DetectedLabel:

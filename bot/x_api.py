@@ -12,6 +12,7 @@ the path and X's own reason only.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
@@ -246,10 +247,8 @@ def _rate_limit_wait(headers) -> float | None:
         resets.append(headers["x-rate-limit-reset"])
     epochs = []
     for reset in resets:
-        try:
+        with contextlib.suppress(ValueError):
             epochs.append(float(reset))
-        except ValueError:
-            pass
     if epochs:
         return max(0.0, max(epochs) - time.time()) + 1.0
     try:

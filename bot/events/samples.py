@@ -90,7 +90,7 @@ def tweet(
     tweet_id = tweet_id or next_id()
     kinds = kinds or ("photo",) * (len(urls) if urls else photos)
     items = [media(kind, i, tweet_id) for i, kind in enumerate(kinds)]
-    for item, url in zip(items, urls or ()):
+    for item, url in zip(items, urls or (), strict=False):
         item["media_url_https"] = url
     text = (
         text

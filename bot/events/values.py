@@ -5,7 +5,7 @@ Shared by every payload parser, so a field means the same whichever format it ca
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -52,6 +52,6 @@ def read_created_at(value: Any) -> datetime | None:
     try:
         moment = parsedate_to_datetime(value)
         # In UTC: databases refuse far-out offsets; far-out years overflow here instead.
-        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None

@@ -8,8 +8,7 @@ whether an earlier attempt posted it; the next wording is tried only when none c
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -73,7 +72,7 @@ def _tweet_reference(tweet: Tweet) -> str:
     """Words that tell this tweet apart from the author's others, for the last wording."""
     if tweet.posted_at is None:
         return ""
-    moment = tweet.posted_at.astimezone(dt_timezone.utc)
+    moment = tweet.posted_at.astimezone(UTC)
     return f"about your post of {moment.day} {moment:%b, %H:%M:%S} UTC"
 
 
