@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from typing import TypeVar, overload
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+_Number = TypeVar("_Number", int, float)
 
+
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -35,7 +43,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), not {value!r}")
 
 
-def _env_number(name: str, default, convert, minimum, maximum):
+def _env_number(
+    name: str, default: _Number, convert: Callable[[str], _Number], minimum: _Number | None, maximum: _Number | None
+) -> _Number:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -35,6 +35,10 @@ from botocore.exceptions import (
 )
 
 from bot import conf
+
+if TYPE_CHECKING:
+    from mypy_boto3_rekognition import RekognitionClient
+    from mypy_boto3_rekognition.type_defs import LabelTypeDef, ModerationLabelTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +138,7 @@ class RecognitionError(Exception):
         return self.code in PHOTO_ERROR_CODES
 
 
-def rekognition_client():
+def rekognition_client() -> RekognitionClient:
     """The one factory for Rekognition clients.
 
     A fresh boto3 session each time, so credentials, region and AWS_ENDPOINT_URL are
@@ -194,7 +198,10 @@ def detect(image: dict, *, with_labels: bool = True) -> Detection:
     )
 
 
-def _call(method: Callable[..., dict], **params: Any) -> dict:
+_Answer = TypeVar("_Answer", bound=Mapping[str, object])
+
+
+def _call(method: Callable[..., _Answer], **params: Any) -> _Answer:
     """One Rekognition call, with up to IMAGEBOT_AWS_MAX_RETRIES extra tries after a temporary failure."""
     extra_tries = conf.aws_max_retries()
     attempt = 0
@@ -251,7 +258,7 @@ def _backoff(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter between retries, not a secret
 
 
-def _label(item: dict) -> DetectedLabel:
+def _label(item: LabelTypeDef) -> DetectedLabel:
     return DetectedLabel(
         name=item["Name"],
         confidence=float(item.get("Confidence", 0.0)),
@@ -260,7 +267,7 @@ def _label(item: dict) -> DetectedLabel:
     )
 
 
-def _moderation_label(item: dict) -> DetectedLabel:
+def _moderation_label(item: ModerationLabelTypeDef) -> DetectedLabel:
     parent = item.get("ParentName") or ""
     return DetectedLabel(
         name=item["Name"],

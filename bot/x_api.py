@@ -17,6 +17,7 @@ import html
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
@@ -236,7 +237,7 @@ def _error_from_response(response: requests.Response) -> XApiError:
     )
 
 
-def _rate_limit_wait(headers) -> float | None:
+def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     """Seconds until the exhausted limit resets, plus one; None when X did not say."""
     resets = []
     for prefix in _RATE_LIMIT_HEADERS:

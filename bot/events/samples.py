@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from typing import Any
 
 BOT_ID = "1400000000000000001"
 BOT_NAME = "imagebot"
@@ -36,7 +37,7 @@ def user(user_id: str = AUTHOR_ID, screen_name: str = AUTHOR_NAME) -> dict:
 
 def media(kind: str = "photo", index: int = 0, tweet_id: str = "0") -> dict:
     media_id = str(1700000000000000000 + int(tweet_id[-6:] or 0) * 10 + index)
-    item = {
+    item: dict[str, Any] = {
         "id": int(media_id),
         "id_str": media_id,
         "indices": [20, 43],
@@ -99,7 +100,7 @@ def tweet(
     )
     mentions = [mention(bot_id, bot_name, max(text.find(f"@{bot_name}"), 0))] if mention_bot else []
     entities = {"hashtags": [], "urls": [], "symbols": [], "user_mentions": mentions}
-    post = {
+    post: dict[str, Any] = {
         "created_at": created_at,
         "id": int(tweet_id),
         "id_str": tweet_id,
@@ -153,8 +154,8 @@ def truncated(post: dict, full_text: str) -> dict:
     return post
 
 
-def delivery(*posts: dict, for_user_id: str = BOT_ID, **other_events) -> dict:
-    body = {"for_user_id": for_user_id}
+def delivery(*posts: dict, for_user_id: str = BOT_ID, **other_events: Any) -> dict:
+    body: dict[str, Any] = {"for_user_id": for_user_id}
     if posts:
         body["tweet_create_events"] = list(posts)
     body.update(other_events)

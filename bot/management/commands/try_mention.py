@@ -15,12 +15,14 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 
 from bot.events import samples
@@ -31,23 +33,23 @@ BOT_ID, BOT_NAME, AUTHOR_ID = "1", "imagebot", "2"
 
 
 class _PhotoHandler(BaseHTTPRequestHandler):
-    def __init__(self, *args, photo: bytes, content_type: str, **kwargs):
+    def __init__(self, *args: Any, photo: bytes, content_type: str, **kwargs: Any) -> None:
         self.photo, self.content_type = photo, content_type
         super().__init__(*args, **kwargs)
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", self.content_type)
         self.send_header("Content-Length", str(len(self.photo)))
         self.end_headers()
         self.wfile.write(self.photo)
 
-    def log_message(self, *args):
+    def log_message(self, *args: Any) -> None:
         pass
 
 
 @contextlib.contextmanager
-def _environ(**values: str):
+def _environ(**values: str) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -63,13 +65,13 @@ def _environ(**values: str):
 class Command(BaseCommand):
     help = "Feed a realistic signed mention with a local photo through the webhook; print the labels and the reply."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("photo", help="path to an image file")
         parser.add_argument("--text", default=f"@{BOT_NAME} what do you see?", help="the tweet's text")
         parser.add_argument("--username", default="try_user", help="the author's handle")
         parser.add_argument("--post", action="store_true", help="really post the reply (needs X credentials)")
 
-    def handle(self, *args, photo, text, username, post, **options):
+    def handle(self, *args: Any, photo: str, text: str, username: str, post: bool, **options: Any) -> None:
         path = Path(photo)
         try:
             data = path.read_bytes()
