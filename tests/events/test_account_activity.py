@@ -1,4 +1,4 @@
-"""Parsing realistic Account Activity deliveries into plain events."""
+"""bot.events.account_activity: realistic Account Activity deliveries become plain events."""
 
 import copy
 
@@ -148,8 +148,3 @@ def test_it_reports_malformed_items_and_keeps_the_rest():
     parsed = parse_delivery(payloads.delivery(good, bad, "junk"))
     assert [p.x_id for p in parsed.tweets] == [good["id_str"]]
     assert len(parsed.problems) == 2
-
-
-def test_an_unknown_format_yields_no_events():
-    parsed = parse_delivery({"data": [{"id": "1"}]})
-    assert parsed.events == () and parsed.kinds == ("unknown",)
