@@ -20,14 +20,11 @@ from django.core.files.storage import default_storage
 
 from bot import recognition
 from bot.models import Label, Photo, Reply, Tweet
-from tests.fixtures.aws import labels_response, stub_detection
+from tests.fixtures.aws import stub_detection
 from tests.fixtures.media_server import make_image_bytes, serve_mention
-from tests.fixtures.pipeline import age
+from tests.fixtures.pipeline import DOG, age
 
 pytestmark = pytest.mark.django_db
-
-DOG = labels_response(("Dog", 99.1, ("Animal", "Pet")), ("Animal", 99.1), ("Pet", 97.0))
-
 
 # --- Helpers --------------------------------------------------------------------------
 
@@ -113,7 +110,7 @@ def test_without_s3_events_the_photo_is_stored_in_s3_recognised_there_replied_to
     assert tweet.status == Tweet.Status.DONE
     photo = tweet.photos.get()
     assert (photo.status, photo.file.name) == (Photo.Status.RECOGNISED, "")
-    assert set(Label.objects.filter(photo=photo).values_list("name", flat=True)) == {"Dog", "Animal", "Pet"}
+    assert set(Label.objects.filter(photo=photo).values_list("name", flat=True)) == {"Dog", "Pet", "Animal", "Mammal"}
     assert tweet.reply.status == Reply.Status.POSTED
 
 
