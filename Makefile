@@ -21,6 +21,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
+run: export DJANGO_DEBUG = 1
 run: migrate
 	$(BIN)/python manage.py local_admin --url http://$(HOST):$(PORT)/admin/
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+import regex
 from django.template.loader import render_to_string
 from twitter_text import parse_tweet
 
@@ -54,6 +55,10 @@ _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 # Besides letters and digits, the characters a label keeps. Rekognition's names are plain
 # words; none of these starts a mention, hashtag or cashtag, and without a dot there is no link.
 _LABEL_PUNCTUATION = " -'&()"
+
+# Code points that render as nothing (Unicode's Default_Ignorable_Code_Point property):
+# among letters, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0.
+_INVISIBLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
 
 # The reference ("about your post of 26 Nov, 10:15:30 UTC") may also hold these.
 _REFERENCE_PUNCTUATION = _LABEL_PUNCTUATION + ",:"
@@ -117,7 +122,7 @@ def compose_reply(
     if variant not in range(REPLY_VARIANTS):
         raise ValueError(f"variant must be in range({REPLY_VARIANTS}), not {variant!r}")
     reference = " ".join(reference.split())
-    if not all(character.isalnum() or character in _REFERENCE_PUNCTUATION for character in reference):
+    if not all(_visible_alnum(character) or character in _REFERENCE_PUNCTUATION for character in reference):
         raise ValueError(f"reference must be plain words, not {reference!r}")
     context = {
         "username": username if username and _USERNAME.fullmatch(username) else None,
@@ -196,11 +201,16 @@ def _clean_label(name: str) -> str:
     """A label name as plain words, at most MAX_LABEL_CHARS long: every character but letters,
     digits and -'&() becomes a space, so X shows no mention, hashtag, cashtag or link in it,
     whatever text surrounds it. Cut after cleaning, so the cut cannot make a link either."""
-    text = "".join(character if character.isalnum() or character in _LABEL_PUNCTUATION else " " for character in name)
+    text = "".join(character if _visible_alnum(character) or character in _LABEL_PUNCTUATION else " " for character in name)
     text = " ".join(text.split())
     if len(text) > MAX_LABEL_CHARS:
         text = text[: MAX_LABEL_CHARS - 1].rstrip() + "…"
     return text
+
+
+def _visible_alnum(character: str) -> bool:
+    """A letter or digit that renders as one: the Hangul fillers are letters that show nothing."""
+    return character.isalnum() and not _INVISIBLE.match(character)
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -5,18 +5,24 @@ Shared by every payload parser, so a field means the same whichever format it ca
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+# What X's ids look like: a positive integer of at most 19 digits, no leading zero
+# (X's ids are 64-bit snowflakes). "0001" and "1" would otherwise be two tweets.
+X_ID = re.compile(r"[1-9][0-9]{0,18}")
+
 
 def read_id(value: Any) -> str:
-    """Ids as strings: id_str where X gives one (ids exceed 53 bits); bools and junk are no id."""
+    """An X id as a string (id_str where X gives one: ids exceed 53 bits); anything else,
+    bools, zero-padded or over-long numbers included, is no id."""
     if isinstance(value, bool):
         return ""
     if isinstance(value, int):
         value = str(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+    if isinstance(value, str) and value.isascii() and X_ID.fullmatch(value):
         return value
     return ""
 
