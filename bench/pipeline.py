@@ -24,12 +24,14 @@ import statistics
 import sys
 import time
 
-from common import configure, database  # noqa: E402  (bench/ is on sys.path when run as a script)
+from common import configure, database
 
 WORKDIR = configure(IMAGEBOT_S3_EVENTS="false")
 
-from tests.fixtures import aws as aws_fixtures  # noqa: E402  (no Django imports in these two)
-from tests.fixtures import fake_x as fake_x_fixtures  # noqa: E402
+from tests.fixtures import (
+    aws as aws_fixtures,
+    fake_x as fake_x_fixtures,
+)
 
 for name in ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "X_DRY_RUN"):
     os.environ.pop(name, None)
@@ -40,20 +42,20 @@ for name, value in aws_fixtures.fake_aws_environ().items():
         os.environ[name] = value
 os.environ["IMAGEBOT_MEDIA_ROOT"] = f"{WORKDIR}/media"
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from botocore.stub import Stubber  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from botocore.stub import Stubber
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from bot import recognition  # noqa: E402
-from bot.models import Tweet  # noqa: E402
-from bot.events import samples as payloads  # noqa: E402
-from tests.fixtures.media_server import MediaServer, serve_mention  # noqa: E402
-from tests.fixtures.webhook import encode, sign  # noqa: E402
+from bot import recognition
+from bot.events import samples as payloads
+from bot.models import Tweet
+from tests.fixtures.media_server import MediaServer, serve_mention
+from tests.fixtures.webhook import encode, sign
 
 DOG = aws_fixtures.labels_response(("Dog", 99.1, ("Animal", "Pet")), ("Animal", 99.1), ("Pet", 97.0))
 
@@ -110,7 +112,9 @@ def run_case(outside: Outside, client: Client, photos: int, n: int, label: int) 
         connection.queries_log.clear()  # it keeps 9,000 queries at most, which would skew the count
         with CaptureQueriesContext(connection) as queries:
             start = time.perf_counter()
-            response = client.generic("POST", "/webhooks/x/", body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature)
+            response = client.generic(
+                "POST", "/webhooks/x/", body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature
+            )
             timings.append((time.perf_counter() - start) * 1000)
         query_counts.append(len(queries))
 
@@ -160,17 +164,26 @@ def run(n: int) -> int:
         outside.stop()
     exact = all(
         result["done"] == result["tweets"]
-        and [result[key] for key in ("detect_labels_per_photo", "detect_moderation_labels_per_photo", "media_gets_per_photo", "x_posts_per_reply")] == [1, 1, 1, 1]
+        and [
+            result[key]
+            for key in ("detect_labels_per_photo", "detect_moderation_labels_per_photo", "media_gets_per_photo", "x_posts_per_reply")
+        ]
+        == [1, 1, 1, 1]
         for result in results
     )
-    print(json.dumps({
-        "benchmark": "pipeline",
-        "database": connection.vendor,
-        "storage": "local media folder",
-        "dispatch": "inline",
-        "outside_calls_exactly_once": exact,
-        "results": results,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "pipeline",
+                "database": connection.vendor,
+                "storage": "local media folder",
+                "dispatch": "inline",
+                "outside_calls_exactly_once": exact,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     return 0 if exact else 1
 
 

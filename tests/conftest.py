@@ -32,7 +32,15 @@ from bot.events import samples
 def _isolated_bot(monkeypatch, settings, tmp_path):
     """Every test: work runs inline, photos go to a temporary folder, no real credentials leak in."""
     monkeypatch.setenv("IMAGEBOT_DISPATCH", "inline")
-    for name in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_BEARER_TOKEN", "X_DRY_RUN", "AWS_PROFILE"):
+    for name in (
+        "X_CONSUMER_KEY",
+        "X_CONSUMER_SECRET",
+        "X_ACCESS_TOKEN",
+        "X_ACCESS_TOKEN_SECRET",
+        "X_BEARER_TOKEN",
+        "X_DRY_RUN",
+        "AWS_PROFILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings.MEDIA_ROOT = str(tmp_path / "media")
 

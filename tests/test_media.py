@@ -17,8 +17,8 @@ from bot import media
 from bot.media import MediaError, download, fetch_image, url_allowed
 from tests.fixtures.media_server import assert_pixel_close, decode_image, make_image_bytes, make_large_png, make_noise_image_bytes
 
-
 # --- Allow-list -------------------------------------------------------------------------
+
 
 def test_it_refuses_a_url_outside_the_allow_list_without_a_request(media_server):
     media_server.serve_image("/photo.jpg", make_image_bytes("JPEG"))
@@ -77,6 +77,7 @@ def test_the_default_allow_list_is_twitters_media_hosts(monkeypatch):
 
 # --- Redirects ---------------------------------------------------------------------------
 
+
 def test_it_follows_a_redirect_inside_the_allow_list(media_server):
     photo = make_image_bytes("JPEG")
     media_server.serve_image("/final.jpg", photo)
@@ -132,6 +133,7 @@ def test_it_gives_up_after_three_redirects(media_server):
 
 
 # --- HTTP failures -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", [400, 403, 404, 410])
 def test_a_client_error_is_permanent(media_server, status):
@@ -247,8 +249,11 @@ def _dripping_server(head: bytes, drip: bytes, *, every: float, seconds: float) 
         # The first chunk's size line never ends (a chunk extension dripping in).
         (b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n1;a", b"a"),
         # A gzip header whose file name never ends: decoding yields nothing for ever.
-        (b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Encoding: gzip\r\nContent-Length: 100000\r\n\r\n"
-         b"\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\x03", b"a"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Encoding: gzip\r\nContent-Length: 100000\r\n\r\n"
+            b"\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\x03",
+            b"a",
+        ),
     ],
     ids=["chunk-size-line", "gzip-header"],
 )
@@ -268,6 +273,7 @@ def test_the_total_limit_holds_where_the_reader_waits_inside_one_read(monkeypatc
 
 
 # --- Byte cap --------------------------------------------------------------------------------
+
 
 def test_it_refuses_a_body_over_the_cap_from_its_content_length_without_reading_it(media_server, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_MEDIA_MAX_BYTES", "100000")
@@ -307,6 +313,7 @@ def test_a_chunked_body_exactly_at_the_cap_is_accepted(media_server, monkeypatch
 
 
 # --- fetch_image end to end ------------------------------------------------------------------
+
 
 def test_it_fetches_a_jpeg_and_passes_it_through_unchanged(media_server):
     photo = make_image_bytes("JPEG", (640, 480))

@@ -23,8 +23,8 @@ from tests.fixtures.media_server import (
     make_noise_image_bytes,
 )
 
-
 # --- Pass-through ----------------------------------------------------------------------------
+
 
 def test_a_png_passes_through_unchanged():
     photo = make_image_bytes("PNG", (200, 100), "RGBA", color=(0, 255, 0, 128))
@@ -55,6 +55,7 @@ def test_a_greyscale_jpeg_passes_through_unchanged():
 
 
 # --- Conversion ------------------------------------------------------------------------------
+
 
 def test_an_animated_gif_becomes_its_first_frame_as_jpeg():
     prepared = prepare_image(make_animated_gif_bytes(("red", "blue"), (120, 90)))
@@ -254,7 +255,7 @@ def test_the_pixel_check_leaves_pillows_global_limit_alone():
     with pytest.raises(MediaError):
         prepare_image(make_large_png(8000, 8000))
 
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
 
 
 def test_formats_that_hand_data_to_outside_programs_are_never_opened():

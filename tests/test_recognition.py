@@ -30,9 +30,7 @@ def test_it_reads_labels_with_their_parents_and_categories(rekognition_stub):
         ),
         DetectedLabel(name="Grass", confidence=91.25, parents=("Plant",), categories=("Plants and Flowers",)),
     )
-    assert detection.moderation_labels == (
-        DetectedLabel(name="Smoking", confidence=62.0, parents=("Drugs & Tobacco",), moderation=True),
-    )
+    assert detection.moderation_labels == (DetectedLabel(name="Smoking", confidence=62.0, parents=("Drugs & Tobacco",), moderation=True),)
     assert not detection.flagged
     rekognition_stub.assert_no_pending_responses()
 
@@ -93,23 +91,17 @@ def test_it_retries_once_after_throttling(rekognition_stub, recognition_sleeps):
     rekognition_stub.assert_no_pending_responses()
 
 
-def test_it_gives_up_as_temporary_when_throttling_outlasts_the_retries(
-    rekognition_stub, recognition_sleeps, monkeypatch
-):
+def test_it_gives_up_as_temporary_when_throttling_outlasts_the_retries(rekognition_stub, recognition_sleeps, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_AWS_MAX_RETRIES", "3")
     for _ in range(4):
-        rekognition_stub.add_client_error(
-            "detect_labels", "ProvisionedThroughputExceededException", "Slow down", 400
-        )
+        rekognition_stub.add_client_error("detect_labels", "ProvisionedThroughputExceededException", "Slow down", 400)
 
     with pytest.raises(RecognitionError) as caught:
         recognition.detect(PHOTO)
 
     assert caught.value.permanent is False
     assert caught.value.code == "ProvisionedThroughputExceededException"
-    assert caught.value.reason == (
-        "Rekognition: ProvisionedThroughputExceededException: Slow down (gave up after 4 attempts)"
-    )
+    assert caught.value.reason == ("Rekognition: ProvisionedThroughputExceededException: Slow down (gave up after 4 attempts)")
     # Exponential backoff with jitter: each delay within [ceiling / 2, ceiling].
     assert len(recognition_sleeps) == 3
     for attempt, delay in enumerate(recognition_sleeps):

@@ -39,7 +39,18 @@ ZAPPA_SETTINGS = Path(__file__).resolve().parent.parent / "zappa_settings.json"
 STAGES = ("dev", "production")
 REMOTE_ENV = {"DJANGO_SECRET_KEY": "from-the-remote-env-file", "IMAGEBOT_DISPATCH": "inline"}
 # Operator-held values: they come from remote_env or the function's own environment, never the settings file.
-SECRETS = ("DJANGO_SECRET_KEY", "DATABASE_URL", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_BEARER_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SECRETS = (
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "X_CONSUMER_KEY",
+    "X_CONSUMER_SECRET",
+    "X_ACCESS_TOKEN",
+    "X_ACCESS_TOKEN_SECRET",
+    "X_BEARER_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
 
 
 @pytest.fixture
@@ -217,7 +228,11 @@ def test_keys_outside_photos_never_reach_the_service(deploy, photo_recognise_sto
 
     photo_recognise_stored.assert_not_called()
     assert result == {"recognised": 0, "unchanged": 0, "ignored": 2, "failed": 0}
-    ignored = [record.getMessage() for record in caplog.records if record.levelno == logging.INFO and record.getMessage().startswith("S3 event for")]
+    ignored = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.INFO and record.getMessage().startswith("S3 event for")
+    ]
     assert len(ignored) == 2 and "exports/2026-11-26.csv" in ignored[0] and "ignored" in ignored[0]
 
 
@@ -227,7 +242,10 @@ def test_one_failing_record_does_not_stop_the_others(deploy, photo_recognise_sto
 
     result = deployed.deliver(s3_event(deployed, "photos/1600000000000000001/0.jpg", "photos/1600000000000000002/0.jpg"))
 
-    assert photo_recognise_stored.call_args_list == [mock.call("photos/1600000000000000001/0.jpg"), mock.call("photos/1600000000000000002/0.jpg")]
+    assert photo_recognise_stored.call_args_list == [
+        mock.call("photos/1600000000000000001/0.jpg"),
+        mock.call("photos/1600000000000000002/0.jpg"),
+    ]
     assert result == {"recognised": 0, "unchanged": 1, "ignored": 0, "failed": 1}
     [failure] = [record for record in caplog.records if record.levelno == logging.ERROR and record.name == "bot.tasks"]
     assert "photos/1600000000000000001/0.jpg" in failure.getMessage() and failure.exc_info

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from bot.models import Delivery, Tweet
 from bot.events import samples as payloads
+from bot.models import Delivery, Tweet
 from tests.fixtures.webhook import CONSUMER_SECRET, WEBHOOK_URL, sign
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def test_it_refuses_a_crc_token_that_is_not_shaped_like_x_s(client, consumer_sec
 
 
 def test_the_crc_endpoint_cannot_be_used_to_sign_a_forged_delivery(client, consumer_secret):
-    forged = '{"for_user_id": "%s", "tweet_create_events": [%s]}' % (payloads.BOT_ID, json.dumps(payloads.tweet()))
+    forged = f'{{"for_user_id": "{payloads.BOT_ID}", "tweet_create_events": [{json.dumps(payloads.tweet())}]}}'
     answer = client.get(WEBHOOK_URL, {"crc_token": forged})
     signature = answer.json().get("response_token", "sha256=none")
 

@@ -36,6 +36,7 @@ def rate_limited(reset_in: float, **extra: str) -> dict[str, str]:
 
 # --- Posting a reply ---------------------------------------------------------------
 
+
 def test_it_posts_a_signed_reply_that_the_spec_allows_and_returns_its_id(fake_x, x_waits):
     post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1234567890123456789")
 
@@ -111,6 +112,7 @@ def test_an_invalid_reply_target_is_a_permanent_error_with_xs_reason(fake_x):
 
 # --- Rate limits ----------------------------------------------------------------------
 
+
 def test_it_waits_for_the_rate_limit_reset_then_posts(fake_x, x_waits):
     headers = rate_limited(2)
     reset = int(headers["x-rate-limit-reset"])
@@ -162,6 +164,7 @@ def test_an_exhausted_24_hour_user_limit_is_the_reset_that_counts(fake_x, x_wait
 
 # --- Server errors and timeouts ----------------------------------------------------------
 
+
 def test_it_retries_server_errors_then_posts(fake_x, x_waits, caplog):
     fake_x.queue("POST", "/2/tweets", 500)
     fake_x.queue("POST", "/2/tweets", 503)
@@ -193,7 +196,9 @@ def test_it_gives_up_after_the_last_retry_as_temporary(fake_x, x_waits, monkeypa
 
 
 def test_a_request_timeout_from_x_is_retried(fake_x, x_waits):
-    fake_x.queue("POST", "/2/tweets", 408, body={"title": "Request Timeout", "detail": "took too long", "type": "about:blank", "status": 408})
+    fake_x.queue(
+        "POST", "/2/tweets", 408, body={"title": "Request Timeout", "detail": "took too long", "type": "about:blank", "status": 408}
+    )
 
     post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
 
@@ -269,6 +274,7 @@ class socket_closed:
 
 # --- Refusals ---------------------------------------------------------------------------
 
+
 def test_duplicate_content_is_permanent_and_flagged(fake_x, x_waits):
     fake_x.queue("POST", "/2/tweets", 403, body=DUPLICATE_CONTENT)
 
@@ -295,13 +301,11 @@ def test_the_fake_refuses_the_same_text_twice_like_x(fake_x):
     "body, reason",
     [
         (
-            {"title": "Forbidden", "detail": "You are not permitted to reply to this conversation.",
-             "type": "about:blank", "status": 403},
+            {"title": "Forbidden", "detail": "You are not permitted to reply to this conversation.", "type": "about:blank", "status": 403},
             "403 Forbidden: You are not permitted to reply to this conversation.",
         ),
         (
-            {"errors": [{"message": "Your account is suspended and is not permitted to access this feature",
-                         "code": 64}]},
+            {"errors": [{"message": "Your account is suspended and is not permitted to access this feature", "code": 64}]},
             "403 Forbidden: Your account is suspended and is not permitted to access this feature",
         ),
     ],
@@ -358,6 +362,7 @@ def test_the_fake_rejects_a_wrong_bearer_token_and_the_wrong_auth_kind(fake_x, m
 
 
 # --- Webhooks and the subscription -----------------------------------------------------
+
 
 def test_webhooks_and_the_subscription_round_trip_with_the_right_auth(fake_x):
     url = "https://bot.example.com/webhooks/x/"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import parse_delivery
-from bot.events import samples as payloads
+from bot.events import parse_delivery, samples as payloads
 from bot.events.values import read_id
 
 
@@ -14,7 +13,9 @@ def test_an_x_id_is_kept_as_a_string(value):
     assert read_id(value) == str(value)
 
 
-@pytest.mark.parametrize("value", ["0", "0001", "01600000000000000001", "1" * 20, "-1", "+1", "1e5", " 1", "١٢٣", 0, True, None, 1.0, "", "abc"])
+@pytest.mark.parametrize(
+    "value", ["0", "0001", "01600000000000000001", "1" * 20, "-1", "+1", "1e5", " 1", "١٢٣", 0, True, None, 1.0, "", "abc"]
+)
 def test_anything_that_is_not_an_x_id_is_no_id(value):
     assert read_id(value) == ""
 

@@ -6,8 +6,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from bot.models import Delivery, Reply, Tweet
 from bot.events import samples as payloads
+from bot.models import Delivery, Reply, Tweet
 from tests.fixtures.aws import labels_response, stub_detection
 from tests.fixtures.fake_x import assert_x_saw_only_valid_requests
 from tests.fixtures.media_server import make_image_bytes
@@ -30,7 +30,11 @@ def photo_file(tmp_path):
 
 @pytest.mark.django_db(transaction=True)  # real commits: dispatch runs inside the command, as in use
 def test_try_mention_runs_the_whole_bot_and_prints_labels_and_the_dry_run_reply(photo_file, rekognition_stub):
-    stub_detection(rekognition_stub, labels=labels_response(("Dog", 98.5, ["Animal", "Pet"]), ("Animal", 97.0)), image={"Bytes": photo_file.read_bytes()})
+    stub_detection(
+        rekognition_stub,
+        labels=labels_response(("Dog", 98.5, ["Animal", "Pet"]), ("Animal", 97.0)),
+        image={"Bytes": photo_file.read_bytes()},
+    )
 
     output = run("try_mention", str(photo_file), "--username", "ana")
 
@@ -89,7 +93,9 @@ def test_x_webhook_registers_lists_subscribes_and_checks_through_x(fake_x):
 
 
 def test_x_webhook_says_what_x_refused(fake_x):
-    fake_x.queue("POST", "/2/webhooks", 400, {"title": "Invalid Request", "detail": "CrcValidationFailed", "type": "about:blank", "status": 400})
+    fake_x.queue(
+        "POST", "/2/webhooks", 400, {"title": "Invalid Request", "detail": "CrcValidationFailed", "type": "about:blank", "status": 400}
+    )
     with pytest.raises(CommandError, match="CrcValidationFailed"):
         run("x_webhook", "register", "https://bot.example.com/webhooks/x/")
 

@@ -103,9 +103,7 @@ def test_unusable_photos_fail_with_reasons_and_the_reply_describes_the_good_one(
     assert Tweet.objects.get().status == Tweet.Status.DONE and stored_files() == []
 
 
-def test_only_unusable_photos_get_the_could_not_read_reply(
-    deliver, fake_x, rekognition_stub, rekognition_calls, bad_photos
-):
+def test_only_unusable_photos_get_the_could_not_read_reply(deliver, fake_x, rekognition_stub, rekognition_calls, bad_photos):
     post = payloads.tweet(urls=bad_photos)
 
     deliver(post)

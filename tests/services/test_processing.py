@@ -69,7 +69,7 @@ def test_four_photos_are_each_recognised_once_and_their_labels_merged_by_confide
         labels_response(("Pet", 96.0, ("Animal",)), ("Animal", 80.0)),
     ]
     urls = []
-    for position, (answer, color) in enumerate(zip(answers, ("red", "green", "blue", "yellow"))):
+    for position, (answer, color) in enumerate(zip(answers, ("red", "green", "blue", "yellow"), strict=False)):
         url, data = serve_jpeg(media_server, f"p{position}.jpg", color=color)
         urls.append(url)
         stub_detection(rekognition_stub, labels=answer, image={"Bytes": data})  # each answer for its own photo
@@ -100,9 +100,7 @@ def test_a_post_without_a_photo_gets_the_no_photo_reply_without_fetching_or_reco
     rekognition_stub.assert_no_pending_responses()
 
 
-def test_the_same_delivery_twice_is_processed_and_answered_once(
-    deliver, fake_x, media_server, rekognition_stub, rekognition_calls
-):
+def test_the_same_delivery_twice_is_processed_and_answered_once(deliver, fake_x, media_server, rekognition_stub, rekognition_calls):
     urls = [serve_jpeg(media_server, f"p{i}.jpg", color=c)[0] for i, c in enumerate(("red", "blue"))]
     for _ in urls:
         stub_detection(rekognition_stub, labels=DOG)
@@ -147,9 +145,7 @@ def test_without_aws_credentials_the_tweet_fails_in_plain_words_and_nothing_is_p
 # --- Deleted on the way -----------------------------------------------------------------
 
 
-def test_a_post_deleted_before_the_reply_gets_no_reply_and_loses_its_stored_photos(
-    deliver, sweep, fake_x, media_server, rekognition_stub
-):
+def test_a_post_deleted_before_the_reply_gets_no_reply_and_loses_its_stored_photos(deliver, sweep, fake_x, media_server, rekognition_stub):
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
     for _ in range(4):

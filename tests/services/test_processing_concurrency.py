@@ -174,7 +174,7 @@ def test_every_photo_event_delivered_twice_at_once_costs_one_detection_per_photo
     mention, rekognition, fake_x, media_server, s3_server, lambda_handler, monkeypatch
 ):
     monkeypatch.setenv("IMAGEBOT_S3_EVENTS", "1")
-    post, images = mention
+    post, _images = mention
     assert webhook_post(encode(payloads.delivery(post)))() == 200
     keys = [f"photos/{post['id_str']}/{position}.jpg" for position in range(PHOTOS)]
     assert s3_server.keys() == keys

@@ -50,7 +50,9 @@ class Pipeline:
         image = params.get("Image", {})
         name = image.get("S3Object", {}).get("Name")
         keys = self.s3.keys()
-        self.calls.append({"operation": model.name, "image": image, "bucket_keys": keys, "object": self.s3.body(name) if name in keys else None})
+        self.calls.append(
+            {"operation": model.name, "image": image, "bucket_keys": keys, "object": self.s3.body(name) if name in keys else None}
+        )
 
     def operations(self) -> list[str]:
         return [call["operation"] for call in self.calls]
@@ -288,7 +290,10 @@ def test_a_photo_whose_object_was_never_written_is_fetched_again_on_the_retry(pi
 
     # What Rekognition answers for a missing object, then its answers once the photo is there.
     pipeline.stubber.add_client_error(
-        "detect_labels", "InvalidS3ObjectException", "Unable to get object metadata from S3. Check object key, region and/or access permissions.", 400,
+        "detect_labels",
+        "InvalidS3ObjectException",
+        "Unable to get object metadata from S3. Check object key, region and/or access permissions.",
+        400,
         expected_params={"Image": {"S3Object": {"Bucket": pipeline.s3.name, "Name": key}}, "MaxLabels": 5, "MinConfidence": 85.0},
     )
     pipeline.expect_recognition(key)

@@ -72,9 +72,11 @@ def test_a_delivery_that_cannot_be_recorded_is_kept_as_failed_and_x_is_asked_to_
     deliver_payload, post_signed, dispatched, django_capture_on_commit_callbacks
 ):
     payload = payloads.delivery(payloads.tweet())
-    with mock.patch("bot.services.recording.Photo.objects.bulk_create", side_effect=RuntimeError("disk full")):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post_signed(payload)
+    with (
+        mock.patch("bot.services.recording.Photo.objects.bulk_create", side_effect=RuntimeError("disk full")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = post_signed(payload)
 
     assert response.status_code == 500  # our failure: X delivers it again
     assert Tweet.objects.count() == 0  # the posts rolled back together...
@@ -88,9 +90,7 @@ def test_a_delivery_that_cannot_be_recorded_is_kept_as_failed_and_x_is_asked_to_
     dispatched.assert_called_once_with(services.tweet_process, Tweet.objects.get().pk)
 
 
-def test_a_dispatch_that_fails_after_commit_neither_errors_the_answer_nor_stops_the_others(
-    deliver, monkeypatch, caplog
-):
+def test_a_dispatch_that_fails_after_commit_neither_errors_the_answer_nor_stops_the_others(deliver, monkeypatch, caplog):
     calls = []
 
     def throttled_once(job, tweet_pk):
@@ -146,15 +146,16 @@ def test_a_repeated_delete_event_dispatches_the_clean_up_once(deliver, deliver_p
     deliver_payload(deletion)
 
     tweet = Tweet.objects.get()
-    assert [call.args for call in dispatched.call_args_list] == [(services.tweet_process, tweet.pk), (services.tweet_photos_delete, tweet.pk)]
+    assert [call.args for call in dispatched.call_args_list] == [
+        (services.tweet_process, tweet.pk),
+        (services.tweet_photos_delete, tweet.pk),
+    ]
 
 
 # --- Accounts: the bot answers only as the token's owner --------------------------------
 
 
-def test_a_delivery_for_another_account_is_kept_but_not_answered_as_the_bot(
-    deliver, dispatched, monkeypatch
-):
+def test_a_delivery_for_another_account_is_kept_but_not_answered_as_the_bot(deliver, dispatched, monkeypatch):
     # Several accounts can be subscribed to one webhook; the bot only posts as the token's owner.
     monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
     monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")
@@ -174,9 +175,7 @@ def test_a_delivery_for_another_account_is_kept_but_not_answered_as_the_bot(
     dispatched.assert_called_once_with(services.tweet_process, answered.pk)
 
 
-def test_the_bots_copy_of_a_post_first_recorded_for_another_account_is_answered(
-    deliver, dispatched, monkeypatch
-):
+def test_the_bots_copy_of_a_post_first_recorded_for_another_account_is_answered(deliver, dispatched, monkeypatch):
     monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
     monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")
     other = "1500000000000000009"
@@ -279,7 +278,12 @@ def test_unstorable_characters_are_cleaned_and_the_post_still_answered(deliver_p
 
 @pytest.mark.parametrize(
     "created_at",
-    ["Fri Dec 31 23:59:59 -0100 9999", "Wed Nov 25 10:15:30 +2359 2026", "Wed Nov 25 10:15:30 -9999 2026", "Mon Jan 01 00:00:00 +0000 0001"],
+    [
+        "Fri Dec 31 23:59:59 -0100 9999",
+        "Wed Nov 25 10:15:30 +2359 2026",
+        "Wed Nov 25 10:15:30 -9999 2026",
+        "Mon Jan 01 00:00:00 +0000 0001",
+    ],
 )
 def test_impossible_post_times_are_dropped_not_fatal(deliver, dispatched, created_at):
     post = payloads.tweet()

@@ -51,9 +51,7 @@ def test_a_photo_without_an_animal_gets_the_other_text(deliver, fake_x, media_se
     rekognition_stub.assert_no_pending_responses()
 
 
-def test_a_flagged_photo_gets_a_neutral_reply_that_names_none_of_its_labels(
-    deliver, fake_x, media_server, rekognition_stub
-):
+def test_a_flagged_photo_gets_a_neutral_reply_that_names_none_of_its_labels(deliver, fake_x, media_server, rekognition_stub):
     url, _ = serve_jpeg(media_server)
     stub_detection(
         rekognition_stub,
@@ -70,15 +68,14 @@ def test_a_flagged_photo_gets_a_neutral_reply_that_names_none_of_its_labels(
     photo = Photo.objects.get()
     assert photo.flagged and photo.status == Photo.Status.RECOGNISED
     assert sorted(Label.objects.filter(is_moderation=True).values_list("name", "parents")) == [
-        ("Explicit Nudity", []), ("Nudity", ["Explicit Nudity"])
+        ("Explicit Nudity", []),
+        ("Nudity", ["Explicit Nudity"]),
     ]
     assert Tweet.objects.get().status == Tweet.Status.DONE
     rekognition_stub.assert_no_pending_responses()
 
 
-def test_a_long_list_of_wide_labels_still_fits_in_one_post(
-    deliver, fake_x, media_server, rekognition_stub, monkeypatch
-):
+def test_a_long_list_of_wide_labels_still_fits_in_one_post(deliver, fake_x, media_server, rekognition_stub, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_MAX_LABELS", "60")
     names = [f"Dog breed number {i} 柴犬 ｄｏｇ" for i in range(60)]  # CJK and full-width count double
     stub_detection(
@@ -143,15 +140,20 @@ def test_without_x_credentials_the_reply_is_recorded_as_a_dry_run_and_nothing_is
 # --- X failing --------------------------------------------------------------------------
 
 
-def test_a_rate_limited_reply_waits_for_the_reset_and_is_posted_once(
-    deliver, fake_x, media_server, rekognition_stub, x_waits
-):
+def test_a_rate_limited_reply_waits_for_the_reset_and_is_posted_once(deliver, fake_x, media_server, rekognition_stub, x_waits):
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
     reset = int(time.time()) + 2
-    fake_x.queue("POST", "/2/tweets", 429, headers={
-        "x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset),
-    })
+    fake_x.queue(
+        "POST",
+        "/2/tweets",
+        429,
+        headers={
+            "x-rate-limit-limit": "100",
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": str(reset),
+        },
+    )
     post = payloads.tweet(urls=[url])
 
     before = time.time()
@@ -168,9 +170,7 @@ def test_a_rate_limited_reply_waits_for_the_reset_and_is_posted_once(
     assert Tweet.objects.get().status == Tweet.Status.DONE
 
 
-def test_a_lost_answer_from_x_ends_with_one_post_and_the_reply_posted(
-    deliver, fake_x, media_server, rekognition_stub, monkeypatch
-):
+def test_a_lost_answer_from_x_ends_with_one_post_and_the_reply_posted(deliver, fake_x, media_server, rekognition_stub, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
@@ -210,9 +210,7 @@ def test_a_permanent_refusal_from_x_fails_the_reply_and_the_tweet_without_retryi
 # --- Duplicate content: no second reply, no lost post -----------------------------------
 
 
-def test_two_posts_with_the_same_content_from_one_author_both_get_a_reply(
-    deliver, fake_x, media_server, rekognition_stub
-):
+def test_two_posts_with_the_same_content_from_one_author_both_get_a_reply(deliver, fake_x, media_server, rekognition_stub):
     url, _ = serve_jpeg(media_server)
     first, second = payloads.tweet(urls=[url]), payloads.tweet(urls=[url])
     stub_detection(rekognition_stub, labels=DOG)
@@ -225,9 +223,7 @@ def test_two_posts_with_the_same_content_from_one_author_both_get_a_reply(
     assert list(Reply.objects.values_list("status", flat=True)) == [Reply.Status.POSTED] * 2
 
 
-def test_a_duplicate_refusal_is_not_taken_for_a_post_that_never_reached_x(
-    deliver, sweep, fake_x, media_server, rekognition_stub
-):
+def test_a_duplicate_refusal_is_not_taken_for_a_post_that_never_reached_x(deliver, sweep, fake_x, media_server, rekognition_stub):
     url, _ = serve_jpeg(media_server)
     first, second = payloads.tweet(urls=[url]), payloads.tweet(urls=[url])
     stub_detection(rekognition_stub, labels=DOG)
@@ -310,16 +306,20 @@ def test_the_same_text_answering_an_older_post_is_no_reason_to_reword_at_once(
 # --- Rate limits that outlast the request -----------------------------------------------
 
 
-def test_a_spent_daily_cap_waits_for_its_reset_without_using_up_attempts(
-    deliver, sweep, fake_x, media_server, rekognition_stub, x_waits
-):
+def test_a_spent_daily_cap_waits_for_its_reset_without_using_up_attempts(deliver, sweep, fake_x, media_server, rekognition_stub, x_waits):
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
     reset_in = 20_000
-    fake_x.queue("POST", "/2/tweets", 429, headers={
-        "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
-        "x-user-limit-24hour-reset": str(int(time.time()) + reset_in),
-    })
+    fake_x.queue(
+        "POST",
+        "/2/tweets",
+        429,
+        headers={
+            "x-user-limit-24hour-limit": "17",
+            "x-user-limit-24hour-remaining": "0",
+            "x-user-limit-24hour-reset": str(int(time.time()) + reset_in),
+        },
+    )
     post = payloads.tweet(urls=[url])
 
     deliver(post)
@@ -348,9 +348,16 @@ def test_short_rate_limits_that_never_end_use_up_attempts_and_the_post_fails(
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
     for _ in range(3):  # each within IMAGEBOT_X_MAX_RATE_LIMIT_WAIT: waited for, not free
-        fake_x.queue("POST", "/2/tweets", 429, headers={
-            "x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(time.time()) + 5),
-        })
+        fake_x.queue(
+            "POST",
+            "/2/tweets",
+            429,
+            headers={
+                "x-rate-limit-limit": "100",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(int(time.time()) + 5),
+            },
+        )
 
     deliver(payloads.tweet(urls=[url]))
     tweet = Tweet.objects.get()
@@ -368,10 +375,16 @@ def test_short_rate_limits_that_never_end_use_up_attempts_and_the_post_fails(
 def test_a_daily_cap_is_waited_out_only_while_the_post_is_young(deliver, fake_x, media_server, rekognition_stub):
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
-    fake_x.queue("POST", "/2/tweets", 429, headers={
-        "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
-        "x-user-limit-24hour-reset": str(int(time.time()) + 30 * 3600),  # beyond any real window
-    })
+    fake_x.queue(
+        "POST",
+        "/2/tweets",
+        429,
+        headers={
+            "x-user-limit-24hour-limit": "17",
+            "x-user-limit-24hour-remaining": "0",
+            "x-user-limit-24hour-reset": str(int(time.time()) + 30 * 3600),  # beyond any real window
+        },
+    )
     post = payloads.tweet(urls=[url])
     deliver(post)
     tweet = Tweet.objects.get()
@@ -382,10 +395,16 @@ def test_a_daily_cap_is_waited_out_only_while_the_post_is_young(deliver, fake_x,
         status=Tweet.Status.RECEIVED, received_at=timezone.now() - services.replying.RATE_LIMIT_PATIENCE - timedelta(minutes=1)
     )
     Reply.objects.update(status=Reply.Status.PENDING)
-    fake_x.queue("POST", "/2/tweets", 429, headers={
-        "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
-        "x-user-limit-24hour-reset": str(int(time.time()) + 20_000),
-    })
+    fake_x.queue(
+        "POST",
+        "/2/tweets",
+        429,
+        headers={
+            "x-user-limit-24hour-limit": "17",
+            "x-user-limit-24hour-remaining": "0",
+            "x-user-limit-24hour-reset": str(int(time.time()) + 20_000),
+        },
+    )
     services.tweet_process(tweet.pk)
 
     assert Tweet.objects.get().attempts == 1  # an old post's rounds count like any other

@@ -223,9 +223,7 @@ def test_the_sweeper_gives_up_after_the_maximum_attempts_with_the_last_error(
     assert len(fake_x.calls("POST", "/2/tweets")) == 2
 
 
-def test_a_tweet_the_sweeper_gave_up_on_keeps_no_stored_photos(
-    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
-):
+def test_a_tweet_the_sweeper_gave_up_on_keeps_no_stored_photos(deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_MAX_ATTEMPTS", "1")
     monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
     url, _ = serve_jpeg(media_server)

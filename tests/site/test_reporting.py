@@ -35,7 +35,9 @@ def test_a_500_page_shows_no_secret_with_the_database_down(settings, secrets_in_
     body = encode({"for_user_id": "1", "tweet_create_events": []})
     client = Client(raise_request_exception=False)
     with mock.patch.object(Delivery.objects, "create", side_effect=database_down):
-        response = client.post(WEBHOOK_URL, body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=sign(body, CONSUMER_SECRET))
+        response = client.post(
+            WEBHOOK_URL, body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=sign(body, CONSUMER_SECRET)
+        )
 
     assert response.status_code == 500
     page = response.content.decode()
