@@ -361,6 +361,15 @@ def test_a_label_is_cleaned_before_it_is_cut_so_the_cut_cannot_make_a_link():
     assert extract_urls(text) == []
 
 
+@pytest.mark.parametrize("filler", ["\u3164", "\u115f", "\u1160", "\uffa0"])
+def test_a_label_keeps_no_letter_that_renders_as_nothing(filler):
+    # The Hangul fillers are letters to isalnum(), but show as blanks: a reply could carry invisible text.
+    text = reply([label(f"Dog{filler}{filler}", 99.0), label(filler * 5, 98.0), label(f"Sea{filler}Lion", 97.0)])
+
+    assert filler not in text
+    assert listed(text) == ["Dog", "Sea Lion"]
+
+
 def test_a_label_is_read_in_its_place_in_the_reply():
     # Alone, X sees no link in "é．t.co"; after other text it sees "t.co".
     assert extract_urls("é．t.co") == []
