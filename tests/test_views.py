@@ -1,6 +1,7 @@
 """Every row of the webhook's HTTP contract (ARCHITECTURE.md)."""
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -203,10 +204,8 @@ def post_chunked(host: str, port: int, body: bytes, secret: str, chunk: int = 7)
         f"Transfer-Encoding: chunked\r\nx-twitter-webhooks-signature: {sign(body, secret)}\r\nConnection: close\r\n\r\n"
     )
     with socket.create_connection((host, port), timeout=30) as connection:
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it answered early: the answer is there to read
             connection.sendall(head.encode() + framed)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # it answered early; the answer is still there to read
         response = http.client.HTTPResponse(connection)
         response.begin()
         return response.status, response.read()
