@@ -8,7 +8,7 @@ whether an earlier attempt posted it; the next wording is tried only when none c
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -69,11 +69,10 @@ def reply_text(tweet: Tweet, photos: list[Photo], *, variant: int = 0) -> str:
 
 
 def _tweet_reference(tweet: Tweet) -> str:
-    """Words that tell this tweet apart from the author's others, for the last wording."""
-    if tweet.posted_at is None:
-        return ""
-    moment = tweet.posted_at.astimezone(UTC)
-    return f"about your post of {moment.day} {moment:%b, %H:%M:%S} UTC"
+    """Words that tell this tweet apart from every other, for the last wording: its X id, a bare
+    number, which X shows as plain text ("about your post 1868…"). Its time would not do: an
+    author can post several tweets in one second."""
+    return f"about your post {tweet.x_id}"
 
 
 def reply_post(reply_pk: int) -> None:

@@ -103,19 +103,37 @@ def test_repeated_mentions_without_a_photo_each_get_their_own_wording(deliver, f
     posts = [payloads.tweet(photos=0) for _ in range(5)]
     for minute, post in enumerate(posts[:4]):
         post["created_at"] = f"Wed Nov 25 10:{minute:02d}:30 +0000 2026"
-    posts[4]["created_at"] = posts[3]["created_at"]  # so even the last wording repeats
+    posts[4]["created_at"] = posts[3]["created_at"]  # the same second: the post's id still tells them apart
 
     for post in posts:
         deliver(post)
 
     answered = [body["reply"]["in_reply_to_tweet_id"] for body in fake_x.posts()]
-    assert answered == [post["id_str"] for post in posts[:4]]
+    assert answered == [post["id_str"] for post in posts]
     texts = [body["text"] for body in fake_x.posts()]
-    assert texts[0] == NO_PHOTO_REPLY and len(set(texts)) == 4
-    assert "10:03:30" in texts[3]  # the last wording names the post
-    last = Reply.objects.get(tweet__x_id=posts[4]["id_str"])
-    assert last.status == Reply.Status.FAILED and "every wording already answered other posts" in last.last_error
+    assert texts[0] == NO_PHOTO_REPLY and len(set(texts)) == 5
+    assert texts[3].endswith(f" This reply is about your post {posts[3]['id_str']}.")  # the last wording names the post
+    assert list(Reply.objects.values_list("status", flat=True)) == [Reply.Status.POSTED] * 5
     assert [reply.variant for reply in Reply.objects.order_by("tweet__received_at", "tweet__pk")] == [0, 1, 2, 2, 2]
+
+
+def test_same_label_tweets_of_one_author_in_the_same_second_all_get_answered(deliver, fake_x, media_server, rekognition_stub):
+    url, _ = serve_jpeg(media_server)
+    posts = [payloads.tweet(urls=[url], created_at="Wed Nov 25 10:15:30 +0000 2026") for _ in range(4)]
+    for post in posts:
+        stub_detection(rekognition_stub, labels=DOG)
+        deliver(post)
+
+    sent = fake_x.posts()
+    assert [body["reply"]["in_reply_to_tweet_id"] for body in sent] == [post["id_str"] for post in posts]
+    assert len({body["text"] for body in sent}) == 4
+    replies = list(Reply.objects.order_by("tweet__received_at", "tweet__pk"))
+    assert [(reply.status, reply.variant) for reply in replies] == [(Reply.Status.POSTED, variant) for variant in (0, 1, 2, 2)]
+    for post, body in zip(posts[2:], sent[2:], strict=True):
+        assert body["text"].endswith(f" This reply is about your post {post['id_str']}.")
+        assert parse_tweet(body["text"]).weightedLength <= 280
+    assert_x_saw_only_valid_requests(fake_x)
+    rekognition_stub.assert_no_pending_responses()
 
 
 def test_without_x_credentials_the_reply_is_recorded_as_a_dry_run_and_nothing_is_posted(
