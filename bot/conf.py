@@ -596,3 +596,50 @@ def settings_problems(rules: Iterable[Callable[[], list[str]]] = COMBINATION_RUL
             continue
     return problems
 
+
+# --- How long a claimed step can take (replying, sweeping) -------------------------
+# A claim (a photo `recognising`, a reply `posting`) must outlive the longest its step can
+# take, or the sweeper would hand a live worker's work to a second one. These are derived
+# from the timeouts and retries above, so no combination of settings can break that.
+
+# A step's time outside its calls (the database, reading a stored photo) and two
+# workers' clocks disagreeing.
+CLAIM_MARGIN_SECONDS = 60
+
+
+def x_call_longest_seconds() -> float:
+    """The longest one call to X can take: every try at its full timeouts, and between tries
+    the longest wait (x_api's backoff, or a rate-limit reset up to IMAGEBOT_X_MAX_RATE_LIMIT_WAIT)."""
+    from bot import x_api  # imported when used: x_api reads its settings from here
+
+    connect, read = x_timeout()
+    retries = x_max_retries()
+    longest_wait = max(max(x_api.BACKOFF_SECONDS), x_max_rate_limit_wait())
+    return (retries + 1) * (connect + read) + retries * longest_wait
+
+
+def recognition_longest_seconds() -> float:
+    """The longest one photo's recognition can take: DetectLabels and DetectModerationLabels,
+    each tried 1 + IMAGEBOT_AWS_MAX_RETRIES times at its full timeouts, with the longest backoffs."""
+    from bot import recognition  # imported when used: recognition reads its settings from here
+
+    connect, read = aws_timeout()
+    retries = aws_max_retries()
+    backoffs = sum(min(recognition.BACKOFF_CAP, recognition.BACKOFF_BASE * 2**attempt) for attempt in range(retries))
+    return 2 * ((retries + 1) * (connect + read) + backoffs)
+
+
+def reply_longest_seconds() -> float:
+    """The longest one claim of a reply can take: a look at the bot's timeline for an earlier
+    attempt, the POST, and a look after a duplicate refusal."""
+    return 3 * x_call_longest_seconds()
+
+
+def photo_claim_seconds() -> float:
+    """A photo claimed for recognition longer ago than this has lost its worker (at least a sweep delay)."""
+    return max(float(sweep_after_seconds()), recognition_longest_seconds() + CLAIM_MARGIN_SECONDS)
+
+
+def reply_claim_seconds() -> float:
+    """A reply claimed for posting longer ago than this has lost its worker (at least a sweep delay)."""
+    return max(float(sweep_after_seconds()), reply_longest_seconds() + CLAIM_MARGIN_SECONDS)
