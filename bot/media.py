@@ -16,6 +16,11 @@ Preparing decodes the bytes with Pillow, refuses images with more pixels than
 `conf.media_max_pixels()` from the header alone (before any pixel is decoded), and
 returns JPEG or PNG bytes within Rekognition's limits: at most 5 MB and 80 to
 10000 pixels a side. JPEG and PNG that already fit are passed through untouched.
+Preparing one photo adds at most MEMORY_BUDGET to the process's peak RSS: from the
+header, a model of what each format and mode takes a pixel (_memory_model) says what
+decoding and converting will hold; a JPEG is decoded at 1/2, 1/4 or 1/8 of its size
+where that is all it needs or all that fits, and other images that would not fit are
+refused. bench/media_memory.py measures hostile images against it.
 
 Every failure is a MediaError whose `permanent` flag says whether a later retry
 could succeed (timeouts, connection errors, 5xx and 429 are temporary).
@@ -50,6 +55,10 @@ MAX_OUTPUT_BYTES = 5 * 1024 * 1024
 MIN_SIDE = 80
 MAX_SIDE = 10000
 MAX_REDIRECTS = 3
+# The most that preparing one photo may add to the process's peak RSS (Lambda functions
+# have 512 MB in all). Images whose decoding would need more are refused, JPEGs first
+# decoded smaller; X's own photos (at most 4096 px a side) fit in any mode but WebP.
+MEMORY_BUDGET = 256 * 1024 * 1024
 JPEG_QUALITIES = (90, 80, 70, 60)
 SHRINK_FACTOR = 0.75
 CHUNK_SIZE = 64 * 1024
@@ -62,6 +71,11 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 _PASS_THROUGH = {"JPEG": {"L", "RGB"}, "MPO": {"L", "RGB"}, "PNG": None}  # None: any mode
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
 _TEMPORARY_STATUSES = {408, 429}
+_JPEG_FORMATS = {"JPEG", "MPO"}
+# Bytes a pixel takes in Pillow, by mode; every other mode takes 4 (RGB too: Pillow pads it).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+_FIXED_BYTES = 32 * 1024 * 1024  # encoders' buffers, two ≤ 5 MB outputs, allocator slack
+_MB = 1024 * 1024
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")  # RFC 3986 2.3
 
 
@@ -359,11 +373,15 @@ def prepare_image(data: bytes) -> PreparedImage:
     """Check data is a usable image and return it as JPEG/PNG within Rekognition's limits."""
     _verify(data)
     with _open(data) as image:  # verify() leaves an image unusable, so open again
-        _decode(image)
-        if _fits_as_is(image, data):
+        scale = _decode_plan(image, data)
+        if scale is None:
+            _decode(image)
             source_format = _format_read(image)
             output_format = "JPEG" if source_format == "MPO" else source_format
             return _prepared(data, output_format, image.size, source_format=source_format, converted=False)
+        if scale > 1:
+            image.draft(None, (image.width // scale, image.height // scale))
+        _decode(image)
         try:
             return _convert(image)
         except MediaError:
@@ -378,7 +396,8 @@ def fetch_image(url: str) -> PreparedImage:
 
 
 def _open(data: bytes) -> Image.Image:
-    """Open data reading only its header, and refuse it if it has too many pixels."""
+    """Open data reading only its header, and refuse it if it has too many pixels or would need too much memory."""
+    _check_webp_header(data)
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -387,12 +406,42 @@ def _open(data: bytes) -> Image.Image:
         raise MediaError("not an image (unknown format)", permanent=True) from None
     except Exception as exc:  # Pillow raises many types on hostile input
         raise MediaError(f"not an image ({type(exc).__name__}: {exc})", permanent=True) from None
-    pixels = image.width * image.height
+    try:
+        _check_pixels(image.size)
+        _decode_plan(image, data)
+    except MediaError:
+        image.close()
+        raise
+    return image
+
+
+def _check_pixels(size: tuple[int, int]) -> None:
+    pixels = size[0] * size[1]
     limit = _max_pixels()
     if pixels > limit:
-        image.close()
         raise MediaError(f"decompression bomb: {pixels} pixels > {limit}", permanent=True)
-    return image
+
+
+def _check_webp_header(data: bytes) -> None:
+    """Refuse a WebP too large before Pillow opens it: its decoder allocates the whole canvas on opening, twice."""
+    if not (data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30):
+        return
+    chunk = data[12:16]
+    if chunk == b"VP8 ":  # lossy: 14-bit width and height after the key frame's start code
+        size, alpha = (int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF), False
+    elif chunk == b"VP8L":  # lossless: width - 1 and height - 1 in 14 bits each, then the alpha bit
+        bits = int.from_bytes(data[21:25], "little")
+        size, alpha = ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1), bool(bits >> 28 & 1)
+    elif chunk == b"VP8X":  # extended: flags, then the canvas's width - 1 and height - 1 in 24 bits each
+        size = (int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1)
+        alpha = bool(data[20] & 0x10)
+    else:
+        return
+    _check_pixels(size)
+    mode = "RGBA" if alpha else "RGB"
+    needed = _memory_model("WEBP", mode, size, converting=True)
+    if needed > MEMORY_BUDGET:
+        raise _too_large("WEBP", mode, size, needed)
 
 
 def _format_read(image: Image.Image) -> str:
@@ -434,13 +483,107 @@ def _fits_as_is(image: Image.Image, data: bytes) -> bool:
     )
 
 
+# --- Memory -----------------------------------------------------------------------
+
+
+def _decode_plan(image: Image.Image, data: bytes) -> int | None:
+    """None if image passes through as it is, otherwise the scale it is decoded at to be converted.
+
+    1, or 2, 4 or 8 for a JPEG decoded smaller; MediaError if it cannot be decoded within MEMORY_BUDGET.
+    """
+    if _fits_as_is(image, data) and _memory_needed(image, converting=False) <= MEMORY_BUDGET:
+        return None
+    return _decode_scale(image)
+
+
+def _memory_needed(image: Image.Image, *, converting: bool, scale: int = 1) -> int:
+    progressive = image.format in _JPEG_FORMATS and bool(image.info.get("progressive"))
+    return _memory_model(
+        _format_read(image), image.mode, image.size, converting=converting, scale=scale, progressive=progressive, tile=_tile_pixels(image)
+    )
+
+
+def _tile_pixels(image: Image.Image) -> int:
+    """Pixels in one tile of a tiled TIFF, which libtiff holds whole however large it is said to be; else 0."""
+    tags = getattr(image, "tag_v2", None)
+    if tags is None or 322 not in tags:
+        return 0
+    try:
+        return int(tags[322]) * int(tags.get(323, 0))
+    except (TypeError, ValueError):
+        raise MediaError(f"corrupt TIFF image: tile size {tags.get(322)!r} x {tags.get(323)!r}", permanent=True) from None
+
+
+def _memory_model(
+    image_format: str,
+    mode: str,
+    size: tuple[int, int],
+    *,
+    converting: bool,
+    scale: int = 1,
+    progressive: bool = False,
+    tile: int = 0,
+) -> int:
+    """Bytes that preparing such an image may add to the process's peak RSS, from its header alone.
+
+    A conservative model of what Pillow and its decoders hold, which bench/media_memory.py
+    measures: decoding holds the decoded pixels (scale: a JPEG decoded at 1/2, 1/4 or 1/8)
+    and what the decoder keeps beside them (libtiff, a whole strip or tile: tile is its
+    pixels, and may be more than the image's); converting holds two working RGB(A) copies
+    at once, four while shrinking (Pillow premultiplies alpha into a copy, then resamples
+    in two passes through a third image), beside what a WebP decoder keeps until the file
+    is closed. Plus _FIXED_BYTES for the encoders and their output.
+    """
+    width, height = size
+    pixels, decoded = width * height, -(-width // scale) * -(-height // scale)
+    pixel_bytes = _MODE_BYTES.get(mode, 4)
+    if progressive:  # libjpeg keeps every DCT coefficient, 2 bytes each, at full size whatever the scale
+        beside = pixels * 2 * Image.getmodebands(mode)
+    elif image_format == "TIFF":
+        beside = max(pixels, tile) * pixel_bytes
+    else:
+        beside = pixels * {"WEBP": 12, "BMP": 2 * pixel_bytes, "GIF": pixel_bytes}.get(image_format, 0)
+    decoding = decoded * pixel_bytes + beside
+    if not converting:
+        return _FIXED_BYTES + decoding
+    kept = pixels * 8 if image_format == "WEBP" else 0  # the decoder's two canvases
+    shrinking = max(-(-width // scale), -(-height // scale)) > MAX_SIDE
+    return _FIXED_BYTES + max(decoding, kept + decoded * (16 if shrinking else 8))
+
+
+def _decode_scale(image: Image.Image) -> int:
+    """1, or for a JPEG the 2, 4 or 8 it is decoded smaller by (Pillow's draft()), or MediaError.
+
+    As small as shrinking it to MAX_SIDE later allows at no loss, and at least as small as
+    MEMORY_BUDGET requires. Other formats decode at full size, or not at all.
+    """
+    scales = (1, 2, 4, 8) if image.format in _JPEG_FORMATS else (1,)
+    longest = max(image.size)
+    free = max(scale for scale in scales if scale == 1 or longest // scale >= MAX_SIDE)
+    for scale in scales:
+        if scale >= free and _memory_needed(image, converting=True, scale=scale) <= MEMORY_BUDGET:
+            return scale
+    raise _too_large(_format_read(image), image.mode, image.size, _memory_needed(image, converting=True, scale=scales[-1]))
+
+
+def _too_large(image_format: str, mode: str, size: tuple[int, int], needed: int) -> MediaError:
+    described = f"{image_format} {mode} {size[0]}x{size[1]}"
+    limit = f"more than the {MEMORY_BUDGET // _MB} MB one photo may use"
+    return MediaError(f"image too large to decode safely: {described} needs about {needed // _MB} MB, {limit}", permanent=True)
+
+
+# --- Conversion -------------------------------------------------------------------
+
+
 def _convert(image: Image.Image) -> PreparedImage:
-    upright = ImageOps.exif_transpose(image)
-    transparent = _has_transparency(upright)
-    upright = _resize_into_limits(_to_mode(upright, "RGBA" if transparent else "RGB"))
-    output_format, content, result = _encode(upright, transparent=transparent)
-    logger.info("converted %s %s to %s %s", image.format, image.size, output_format, result.size)
-    return _prepared(content, output_format, result.size, source_format=_format_read(image), converted=True)
+    source_format, decoded_size = _format_read(image), image.size
+    ImageOps.exif_transpose(image, in_place=True)
+    working = _working_copy(image)
+    transparent = working.mode == "RGBA"
+    working = _resize_into_limits(working)
+    output_format, content, result = _encode(working, transparent=transparent)
+    logger.info("converted %s %s to %s %s", source_format, decoded_size, output_format, result.size)
+    return _prepared(content, output_format, result.size, source_format=source_format, converted=True)
 
 
 def _prepared(content: bytes, output_format: str, size: tuple[int, int], *, source_format: str, converted: bool) -> PreparedImage:
@@ -455,19 +598,38 @@ def _prepared(content: bytes, output_format: str, size: tuple[int, int], *, sour
     )
 
 
+def _working_copy(image: Image.Image) -> Image.Image:
+    """image as RGBA if some pixel is not fully opaque, otherwise as RGB.
+
+    When that takes a new image, image is closed as soon as it exists, so its pixels are
+    not held while converting goes on: at most two full-size images live at once.
+    """
+    if image.mode.startswith("I") or image.mode == "F":
+        mode = "RGBA" if _has_transparency(image) else "RGB"
+        # 16/32-bit greyscale: convert() would clip everything above 255 to white, so scale first.
+        working = _replacing(image, image.convert("I"))
+        working = working.point(lambda value: value / 256)
+        working = working.convert("L")
+        return working.convert(mode)
+    if image.has_transparency_data and "A" not in image.getbands():
+        # A palette or colour-key transparency: RGBA first, and RGB after all if every pixel is opaque.
+        working = _replacing(image, image.convert("RGBA"))
+        return working if _has_transparency(working) else working.convert("RGB")
+    mode = "RGBA" if _has_transparency(image) else "RGB"
+    return image if image.mode == mode else _replacing(image, image.convert(mode))
+
+
+def _replacing(image: Image.Image, new: Image.Image) -> Image.Image:
+    image.close()  # releases its pixels now, though the caller may still hold the object
+    return new
+
+
 def _has_transparency(image: Image.Image) -> bool:
     """True if some pixel is not fully opaque (an alpha channel that is all 255 does not count)."""
     if not image.has_transparency_data:
         return False
-    alpha = image.convert("RGBA").getchannel("A")
+    alpha = image.getchannel("A") if "A" in image.getbands() else image.convert("RGBA").getchannel("A")
     return cast("tuple[int, int]", alpha.getextrema())[0] < 255  # one band: a single (min, max) pair
-
-
-def _to_mode(image: Image.Image, mode: str) -> Image.Image:
-    if image.mode.startswith("I") or image.mode == "F":
-        # 16/32-bit greyscale: convert() would clip everything above 255 to white, so scale first.
-        image = image.convert("I").point(lambda value: value / 256).convert("L")
-    return image if image.mode == mode else image.convert(mode)
 
 
 def _resize_into_limits(image: Image.Image) -> Image.Image:
@@ -485,16 +647,15 @@ def _encode(image: Image.Image, *, transparent: bool) -> tuple[str, bytes, Image
     """(format, bytes, image encoded): PNG if transparency matters and fits, otherwise a JPEG that fits."""
     if transparent:
         content = _save(image, "PNG")
-        if len(content) <= MAX_OUTPUT_BYTES:
+        if content is not None:
             return "PNG", content, image
-    content, image = _encode_jpeg_under_limit(_flatten(image))
+        image = _replacing(image, _flatten(image))
+    content, image = _encode_jpeg_under_limit(image)
     return "JPEG", content, image
 
 
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB for JPEG; transparent pixels become white."""
-    if image.mode != "RGBA":
-        return image
     background = Image.new("RGB", image.size, "white")
     background.paste(image, mask=image.getchannel("A"))
     return background
@@ -505,7 +666,7 @@ def _encode_jpeg_under_limit(image: Image.Image) -> tuple[bytes, Image.Image]:
     while True:
         for quality in JPEG_QUALITIES:
             content = _save(image, "JPEG", quality=quality)
-            if len(content) <= MAX_OUTPUT_BYTES:
+            if content is not None:
                 return content, image
         size = tuple(int(side * SHRINK_FACTOR) for side in image.size)
         if min(size) < MIN_SIDE:
@@ -513,7 +674,24 @@ def _encode_jpeg_under_limit(image: Image.Image) -> tuple[bytes, Image.Image]:
         image = image.resize(size, Image.Resampling.LANCZOS)
 
 
-def _save(image: Image.Image, fmt: str, **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
+def _save(image: Image.Image, fmt: str, **options: Any) -> bytes | None:
+    """image encoded in fmt, or None as soon as the encoding grows past MAX_OUTPUT_BYTES."""
+    buffer = _CappedBuffer()
+    try:
+        image.save(buffer, fmt, **options)
+    except _OutputFull:
+        return None
     return buffer.getvalue()
+
+
+class _OutputFull(Exception):
+    pass
+
+
+class _CappedBuffer(io.BytesIO):
+    """Refuses to grow past MAX_OUTPUT_BYTES, so an encoding that cannot fit stops early."""
+
+    def write(self, data: Any, /) -> int:
+        if self.tell() + memoryview(data).nbytes > MAX_OUTPUT_BYTES:
+            raise _OutputFull
+        return super().write(data)

@@ -13,14 +13,19 @@ import os
 import pytest
 from PIL import Image
 
-from bot.media import MAX_OUTPUT_BYTES, MediaError, prepare_image
+from bot.media import MAX_OUTPUT_BYTES, MEMORY_BUDGET, MediaError, prepare_image
 from tests.fixtures.media_server import (
     assert_pixel_close,
     decode_image,
     make_animated_gif_bytes,
     make_image_bytes,
+    make_large_bmp,
+    make_large_jpeg,
     make_large_png,
+    make_large_tiff,
+    make_large_webp,
     make_noise_image_bytes,
+    prepare_in_fresh_process,
 )
 
 # --- Pass-through ----------------------------------------------------------------------------
@@ -268,3 +273,72 @@ def test_formats_that_hand_data_to_outside_programs_are_never_opened():
         prepare_image(eps)
 
     assert error.value.permanent and error.value.reason == "not an image (unknown format)"
+
+
+# --- Memory ----------------------------------------------------------------------------------
+# Inside the pixel cap, an image can still decode to more than a 512 MB Lambda function holds:
+# bytes a pixel differ by mode and format. What fits MEMORY_BUDGET is prepared, JPEGs decoded
+# smaller where that is enough; the rest is refused from the header, before any pixel is decoded.
+
+
+def _claiming_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """jpeg with its frame header (SOF) saying width x height: only the header is ever read of it."""
+    start = next(jpeg.index(marker) for marker in (b"\xff\xc0", b"\xff\xc2") if marker in jpeg)
+    return jpeg[: start + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[start + 9 :]
+
+
+@pytest.mark.parametrize(
+    ("make", "described"),
+    [
+        (lambda: make_large_webp(16383, 3000), "WEBP RGBA 16383x3000"),  # lossless, 30 bytes
+        (lambda: make_large_tiff(7071, 7071, "F", rows_per_strip=16), "TIFF F 7071x7071"),
+        (lambda: make_large_png(50000, 999, "RGBA"), "PNG RGBA 50000x999"),
+        (lambda: make_large_tiff(7071, 7071, "CMYK", rows_per_strip=16), "TIFF CMYK 7071x7071"),
+        (lambda: make_large_bmp(7071, 7071), "BMP P 7071x7071"),
+        (lambda: make_large_tiff(100, 100, "RGBA", tile=8192), "TIFF RGBA 100x100"),  # libtiff holds a tile whole
+        # libjpeg keeps a progressive JPEG's coefficients at full size, however small it decodes.
+        (lambda: _claiming_size(make_large_jpeg(64, 64, progressive=True, subsampling=0), 7000, 7000), "JPEG RGB 7000x7000"),
+    ],
+    ids=["webp-lossless", "float-tiff", "rgba-png", "cmyk-tiff", "rle-bmp", "tiff-tile-past-the-image", "progressive-jpeg"],
+)
+def test_an_image_that_would_decode_past_the_memory_budget_is_refused_from_its_header(make, described):
+    with pytest.raises(MediaError) as error:
+        prepare_image(make())
+
+    assert error.value.permanent
+    reason = error.value.reason
+    assert reason.startswith(f"image too large to decode safely: {described} needs about "), reason
+    assert reason.endswith(" MB, more than the 256 MB one photo may use"), reason
+    assert MEMORY_BUDGET == 256 * 1024 * 1024
+
+
+def test_a_cmyk_jpeg_too_large_to_decode_whole_is_decoded_at_half_size():
+    prepared = prepare_image(make_large_jpeg(6000, 6000, "CMYK"))
+
+    image = decode_image(prepared.content)
+    assert (prepared.content_type, prepared.width, prepared.height, prepared.converted) == ("image/jpeg", 3000, 3000, True)
+    assert (image.mode, image.size) == ("RGB", (3000, 3000))
+
+
+def test_a_jpeg_only_to_be_shrunk_is_decoded_at_the_size_it_shrinks_to():
+    prepared = prepare_image(make_large_jpeg(40000, 1000))
+
+    assert (prepared.width, prepared.height) == (10000, 250)
+    assert decode_image(prepared.content).size == (10000, 250)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: make_large_webp(16383, 3000), "refused"),
+        (lambda: make_large_jpeg(6000, 6000, "CMYK"), "image/jpeg 3000x3000"),
+        (lambda: make_large_tiff(5000, 5000, "RGBA"), "image/png 5000x5000"),
+        (lambda: make_large_jpeg(40000, 1000), "image/jpeg 10000x250"),
+    ],
+    ids=["webp-lossless-16383x3000", "cmyk-jpeg-6000x6000", "rgba-tiff-5000x5000", "jpeg-40000x1000"],
+)
+def test_one_hostile_photo_stays_within_the_memory_budget_in_a_fresh_process(make, expected):
+    result = prepare_in_fresh_process(make())
+
+    assert result["peak_rss_increase"] < MEMORY_BUDGET, result
+    assert result.get("prepared", "refused") == expected, result
