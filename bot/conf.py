@@ -172,6 +172,17 @@ def keep_photos() -> bool:
 
 # --- Recognition ----------------------------------------------------------------
 
+RECOGNISERS = ("local", "rekognition")
+
+
+def recogniser() -> str:
+    """Which backend labels photos: rekognition on Lambda, local (an ONNX model on this machine) elsewhere."""
+    name = (env_str("IMAGEBOT_RECOGNISER") or ("rekognition" if on_lambda() else "local")).lower()
+    if name not in RECOGNISERS:
+        raise ImproperlyConfigured(f"IMAGEBOT_RECOGNISER must be local or rekognition, not {name!r}")
+    return name
+
+
 def max_labels() -> int:
     return env_int("IMAGEBOT_MAX_LABELS", 5, minimum=1, maximum=1000)
 
