@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-local.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -10,7 +10,7 @@ PORT ?= 8000
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
@@ -30,9 +30,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/pipeline.py
 
-# Try the whole bot without X: `make try PHOTO=path/to/photo.jpg`
+# Try the whole bot without X: `make try PHOTO=path/to/photo.jpg` (spaces are fine: PHOTO="my dog.jpg").
+# Exits non-zero when the tweet was not answered.
 try: migrate
-	$(BIN)/python manage.py try_mention $(PHOTO)
+	@test -n "$(PHOTO)" || { echo 'usage: make try PHOTO=path/to/photo.jpg' >&2; exit 2; }
+	$(BIN)/python manage.py try_mention "$(PHOTO)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache
