@@ -76,7 +76,7 @@ class _Tensor:
         view = np.lib.stride_tricks.as_strided(
             base[self.offset :], shape=self.shape, strides=tuple(stride * itemsize for stride in self.strides)
         )
-        return np.array(view)  # a contiguous copy, independent of the storage
+        return view.copy(order="C")  # contiguous, independent of the storage
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
