@@ -27,7 +27,7 @@ import time
 
 from common import configure, database  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-WORKDIR = configure(IMAGEBOT_S3_EVENTS="false")
+WORKDIR = configure(IMAGEBOT_S3_EVENTS="false", IMAGEBOT_RECOGNISER="rekognition")  # the Stubber answers
 
 from tests.fixtures import aws as aws_fixtures  # noqa: E402  (no Django imports in these two)
 from tests.fixtures import fake_x as fake_x_fixtures  # noqa: E402
