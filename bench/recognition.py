@@ -58,7 +58,9 @@ def measure(backend: str, count: int) -> dict:
 
         from tests.fixtures import aws
 
-        os.environ.update(aws.FAKE_AWS_ENV, AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent", AWS_EC2_METADATA_DISABLED="true")
+        os.environ.update(
+            aws.FAKE_AWS_ENV, AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent", AWS_EC2_METADATA_DISABLED="true"
+        )
         started = time.perf_counter()
         client = recognition.rekognition_client()
         load_seconds = time.perf_counter() - started
@@ -126,7 +128,11 @@ def main() -> int:
             print(child.stderr, file=sys.stderr)
             return 1
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-    print(json.dumps({"benchmark": "recognition", "cpu_count": os.cpu_count(), "test_photos": [p.name for p in PHOTOS], "results": results}, indent=2))
+    print(
+        json.dumps(
+            {"benchmark": "recognition", "cpu_count": os.cpu_count(), "test_photos": [p.name for p in PHOTOS], "results": results}, indent=2
+        )
+    )
     return 0
 
 

@@ -13,6 +13,14 @@ Images are made with `image_from_bytes` or `image_from_s3`; failures are Recogni
 from __future__ import annotations
 
 from bot import conf
+from bot.recognition.rekognition import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    PERMANENT_ERROR_CODES,
+    TEMPORARY_ERROR_CODES,
+    rekognition_client,
+    sleep,
+)
 from bot.recognition.types import (
     MODERATION_FLOOR,
     PHOTO_ERROR_CODES,
@@ -22,14 +30,6 @@ from bot.recognition.types import (
     RecognitionError,
     image_from_bytes,
     image_from_s3,
-)
-from bot.recognition.rekognition import (  # noqa: E402 (needs the names above: it imports this package)
-    BACKOFF_BASE,
-    BACKOFF_CAP,
-    PERMANENT_ERROR_CODES,
-    TEMPORARY_ERROR_CODES,
-    rekognition_client,
-    sleep,
 )
 
 __all__ = [

@@ -43,9 +43,7 @@ def hierarchy() -> Hierarchy:
     return Hierarchy(json.loads(HIERARCHY_PATH.read_text(encoding="utf-8")))
 
 
-def labels_from_probabilities(
-    probabilities: Sequence[float], *, min_confidence: float, max_labels: int
-) -> tuple[DetectedLabel, ...]:
+def labels_from_probabilities(probabilities: Sequence[float], *, min_confidence: float, max_labels: int) -> tuple[DetectedLabel, ...]:
     """At most max_labels labels with confidence (percent) >= min_confidence, most confident first."""
     tree = hierarchy()
     if len(probabilities) != CLASS_COUNT:

