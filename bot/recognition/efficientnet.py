@@ -15,6 +15,11 @@ Batch norms are folded into the convolution before them (eval mode), and convolu
 pad like TensorFlow's SAME (the extra row or column at the end), as the checkpoint was
 trained with. Input: float32 NCHW 1x3x224x224, RGB scaled as (x - 127) / 128.
 Output "probabilities": 1x1000.
+
+Checked once (2026-12-01) against the weights' own PyTorch code (efficientnet-lite-pytorch
+0.1.0 under torch 2.13, CPU): the same top class on six photos, probabilities within 1e-6;
+`torch_weights` read all 296 tensors exactly as torch.load does. Neither torch nor that
+package is needed here.
 """
 
 from __future__ import annotations
