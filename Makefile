@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-local.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# What `make lint` checks with ruff (mypy reads its own `files` in pyproject.toml).
+LINT_PATHS := bot imagebot_site manage.py tests bench scripts
 
-.PHONY: run test venv migrate bench try clean
+.PHONY: run test lint venv migrate bench try clean
 
 venv: $(STAMP)
 
@@ -19,12 +21,19 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
+run: export DJANGO_DEBUG = 1
 run: migrate
 	$(BIN)/python manage.py local_admin --url http://$(HOST):$(PORT)/admin/
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint, then formatting) and mypy; settings in pyproject.toml. mypy checks its own `files`.
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/webhook.py

@@ -22,86 +22,72 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 
-from common import configure, database  # noqa: E402  (bench/ is on sys.path when run as a script)
+from common import configure, database
 
 WORKDIR = configure(IMAGEBOT_S3_EVENTS="false", IMAGEBOT_RECOGNISER="rekognition")  # the Stubber answers
 
-from tests.fixtures import aws as aws_fixtures  # noqa: E402  (no Django imports in these two)
-from tests.fixtures import fake_x as fake_x_fixtures  # noqa: E402
-
-for name in (*aws_fixtures.AWS_ENV_TO_CLEAR, "AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "X_DRY_RUN"):
-    os.environ.pop(name, None)
-os.environ.update(
-    aws_fixtures.FAKE_AWS_ENV,
-    AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
-    AWS_CONFIG_FILE="/nonexistent",
-    AWS_EC2_METADATA_DISABLED="true",
-    IMAGEBOT_MEDIA_ROOT=f"{WORKDIR}/media",
+from tests.fixtures import (
+    aws as aws_fixtures,
+    fake_x as fake_x_fixtures,
 )
 
-import django  # noqa: E402
+for name in ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "X_DRY_RUN"):
+    os.environ.pop(name, None)
+for name, value in aws_fixtures.fake_aws_environ().items():
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+os.environ["IMAGEBOT_MEDIA_ROOT"] = f"{WORKDIR}/media"
+
+import django
 
 django.setup()
 
-from botocore.stub import Stubber  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from botocore.stub import Stubber
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from bot import recognition  # noqa: E402
-from bot.models import Tweet  # noqa: E402
-from bot.events import samples as payloads  # noqa: E402
-from tests.fixtures.media_server import MediaServer, make_image_bytes  # noqa: E402
-from tests.fixtures.webhook import encode, sign  # noqa: E402
+from bot import recognition
+from bot.events import samples as payloads
+from bot.models import Tweet
+from tests.fixtures.media_server import MediaServer, serve_mention
+from tests.fixtures.webhook import encode, sign
 
 DOG = aws_fixtures.labels_response(("Dog", 99.1, ("Animal", "Pet")), ("Animal", 99.1), ("Pet", 97.0))
-COLORS = ("red", "green", "blue", "yellow")
 
 
 class Outside:
     """The fake X server, the media server and a stubbed Rekognition client, started as the fixtures start them."""
 
     def __init__(self) -> None:
-        self.x = fake_x_fixtures.FakeX(fake_x_fixtures.XSpec(fake_x_fixtures._find_spec()))
-        self._x_server = fake_x_fixtures._Server(("127.0.0.1", 0), fake_x_fixtures._Handler)
-        self._x_server.fake = self.x
-        self.x.url = f"http://127.0.0.1:{self._x_server.server_address[1]}"
-        threading.Thread(target=self._x_server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        os.environ.update(
-            X_API_BASE_URL=self.x.url,
-            X_CONSUMER_KEY=self.x.consumer_key,
-            X_CONSUMER_SECRET=self.x.consumer_secret,
-            X_ACCESS_TOKEN=self.x.access_token,
-            X_ACCESS_TOKEN_SECRET=self.x.access_token_secret,
-            X_BEARER_TOKEN=self.x.bearer_token,
-            X_DRY_RUN="0",
-        )
+        self._x_server = fake_x_fixtures.start_fake_x()
+        self.x = self._x_server.fake
+        os.environ.update(self._x_server.environ())
 
         self.media = MediaServer()
         self.media.start()
-        os.environ["IMAGEBOT_MEDIA_URL_PREFIXES"] = self.media.base_url
+        os.environ.update(self.media.environ())
 
         client = recognition.rekognition_client()
         recognition.rekognition_client = lambda: client
         recognition.sleep = lambda seconds: None
-        self.rekognition_requests: list[str] = []  # what the client sent, before the Stubber answers
-        client.meta.events.register("before-parameter-build.rekognition.*", lambda model, **_: self.rekognition_requests.append(model.name))
+        self.rekognition_calls = aws_fixtures.record_rekognition_calls(client)  # what the client sent, before the Stubber answers
         self.stubber = Stubber(client)
         self.stubber.activate()
 
     def stop(self) -> None:
         self.stubber.deactivate()
         self.media.stop()
-        self._x_server.shutdown()
-        self._x_server.server_close()
+        self._x_server.stop()
 
     def counts(self) -> dict[str, int]:
         return {
-            "DetectLabels": self.rekognition_requests.count("DetectLabels"),
-            "DetectModerationLabels": self.rekognition_requests.count("DetectModerationLabels"),
+            "DetectLabels": len(self.rekognition_calls.named("DetectLabels")),
+            "DetectModerationLabels": len(self.rekognition_calls.named("DetectModerationLabels")),
             "media_gets": sum(1 for request in self.media.requests if request.method == "GET"),
             "x_posts": len(self.x.calls("POST", "/2/tweets")),
         }
@@ -113,12 +99,11 @@ def run_case(outside: Outside, client: Client, photos: int, n: int, label: int) 
     x_posts: list[int] = []
     query_counts: list[int] = []
     done = 0
-    images = [make_image_bytes(color=color) for color in COLORS[:photos]]
     for i in range(n):
-        tweet_id = payloads.next_id()
-        urls = [outside.media.serve_image(f"/media/{tweet_id}/{p}.jpg", images[p]) for p in range(photos)]
         # A different author each time: X refuses the same text twice from one account, and replies start "Hi @author".
-        body = encode(payloads.delivery(payloads.tweet(tweet_id=tweet_id, urls=urls, author_name=f"bench{label}x{i}")))
+        tweet, _ = serve_mention(outside.media, photos, author_name=f"bench{label}x{i}")
+        tweet_id = tweet["id_str"]
+        body = encode(payloads.delivery(tweet))
         signature = sign(body, outside.x.consumer_secret)
         for _ in range(photos):
             aws_fixtures.stub_detection(outside.stubber, labels=DOG)
@@ -127,7 +112,9 @@ def run_case(outside: Outside, client: Client, photos: int, n: int, label: int) 
         connection.queries_log.clear()  # it keeps 9,000 queries at most, which would skew the count
         with CaptureQueriesContext(connection) as queries:
             start = time.perf_counter()
-            response = client.generic("POST", "/webhooks/x/", body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature)
+            response = client.generic(
+                "POST", "/webhooks/x/", body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature
+            )
             timings.append((time.perf_counter() - start) * 1000)
         query_counts.append(len(queries))
 
@@ -177,17 +164,26 @@ def run(n: int) -> int:
         outside.stop()
     exact = all(
         result["done"] == result["tweets"]
-        and [result[key] for key in ("detect_labels_per_photo", "detect_moderation_labels_per_photo", "media_gets_per_photo", "x_posts_per_reply")] == [1, 1, 1, 1]
+        and [
+            result[key]
+            for key in ("detect_labels_per_photo", "detect_moderation_labels_per_photo", "media_gets_per_photo", "x_posts_per_reply")
+        ]
+        == [1, 1, 1, 1]
         for result in results
     )
-    print(json.dumps({
-        "benchmark": "pipeline",
-        "database": connection.vendor,
-        "storage": "local media folder",
-        "dispatch": "inline",
-        "outside_calls_exactly_once": exact,
-        "results": results,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "pipeline",
+                "database": connection.vendor,
+                "storage": "local media folder",
+                "dispatch": "inline",
+                "outside_calls_exactly_once": exact,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     return 0 if exact else 1
 
 

@@ -13,23 +13,23 @@ import json
 import statistics
 import time
 
-from common import configure, database  # noqa: E402  (bench/ is on sys.path when run as a script)
+from common import configure, database
 
 configure(X_CONSUMER_SECRET="bench-secret")
 
-import logging  # noqa: E402
+import logging
 
-import django  # noqa: E402
+import django
 
 django.setup()
 logging.getLogger("django.request").setLevel(logging.ERROR)  # the 404 baseline is expected
 
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.db import connection
+from django.test import Client
 
-from bot import dispatch  # noqa: E402
-from bot.events import samples as payloads  # noqa: E402
-from tests.fixtures.webhook import encode, sign  # noqa: E402
+from bot import dispatch
+from bot.events import samples as payloads
+from tests.fixtures.webhook import encode, sign
 
 
 def measure(name: str, make_request, n: int, body_bytes: int = 0) -> dict:
@@ -75,7 +75,11 @@ def run(n: int) -> None:
     def post(bodies):
         signatures = [sign(body, "bench-secret") for body in bodies]
         return lambda i: client.generic(
-            "POST", "/webhooks/x/", bodies[i % len(bodies)], content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures[i % len(bodies)]
+            "POST",
+            "/webhooks/x/",
+            bodies[i % len(bodies)],
+            content_type="application/json",
+            HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures[i % len(bodies)],
         )
 
     def fresh(photos):

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, Model, QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from bot.models import Delivery, Label, Photo, Reply, Tweet
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _DeliveryCounts(TypedDict):
+    new_tweet_count: int
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Records come from X and the pipeline; operators browse them, they don't type them in."""
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -23,12 +34,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["id", "received_at", "outcome", "kinds", "new_tweets", "size", "detail"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).annotate(new_tweet_count=Count("tweets"))
 
     @admin.display(description="new tweets", ordering="new_tweet_count")
-    def new_tweets(self, obj: Delivery) -> int:
+    def new_tweets(self, obj: WithAnnotations[Delivery, _DeliveryCounts]) -> int:
         return obj.new_tweet_count
+
     list_filter = ["outcome", "received_at"]
     search_fields = ["detail", "for_user_x_id"]
     date_hierarchy = "received_at"
@@ -47,8 +59,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
 class PhotoInline(admin.TabularInline):
     model = Photo
     extra = 0
-    fields = ["position", "media_type", "is_thumbnail", "status", "file", "size", "label_list", "last_error"]
-    readonly_fields = fields
+    # A tuple, so one value types as both (django-stubs types fields and readonly_fields differently).
+    fields = readonly_fields = ("position", "media_type", "is_thumbnail", "status", "file", "size", "label_list", "last_error")
     can_delete = False
     show_change_link = True
 
@@ -66,11 +78,11 @@ class TweetAdmin(ReadOnlyAdmin):
     list_select_related = ["delivery"]
     inlines = [PhotoInline]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tweet]:
         return super().get_queryset(request).prefetch_related("photos")
 
     @admin.display(description="author", ordering="author_username")
-    def author(self, obj: Tweet):
+    def author(self, obj: Tweet) -> SafeString:
         return format_html('<a href="{}" rel="noopener" target="_blank">@{}</a>', obj.url, obj.author_username or obj.author_x_id)
 
     @admin.display(description="why")
@@ -88,8 +100,7 @@ class TweetAdmin(ReadOnlyAdmin):
 class LabelInline(admin.TabularInline):
     model = Label
     extra = 0
-    fields = ["name", "confidence", "parents", "categories", "is_moderation"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "confidence", "parents", "categories", "is_moderation")
     can_delete = False
 
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from typing import TypeVar, overload
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+_Number = TypeVar("_Number", int, float)
 
+
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -35,7 +43,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), not {value!r}")
 
 
-def _env_number(name: str, default, convert, minimum, maximum):
+def _env_number(
+    name: str, default: _Number, convert: Callable[[str], _Number], minimum: _Number | None, maximum: _Number | None
+) -> _Number:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -70,6 +80,7 @@ def on_lambda() -> bool:
 
 
 # --- X -----------------------------------------------------------------------
+
 
 def x_consumer_key() -> str | None:
     return env_str("X_CONSUMER_KEY")
@@ -130,11 +141,13 @@ def x_max_rate_limit_wait() -> int:
 
 # --- Webhook -------------------------------------------------------------------
 
+
 def webhook_max_bytes() -> int:
     return env_int("IMAGEBOT_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=50 * 1024 * 1024)
 
 
 # --- Media ---------------------------------------------------------------------
+
 
 def media_url_prefixes() -> tuple[str, ...]:
     return env_list("IMAGEBOT_MEDIA_URL_PREFIXES", ("https://pbs.twimg.com/", "https://ton.twimg.com/"))
@@ -207,6 +220,7 @@ def aws_region() -> str:
 
 # --- Pipeline -------------------------------------------------------------------
 
+
 def s3_events() -> bool:
     """Recognition is triggered by S3 ObjectCreated events (Lambda with a bucket), not called directly."""
     return env_bool("IMAGEBOT_S3_EVENTS", default=on_lambda() and bool(env_str("AWS_STORAGE_BUCKET_NAME")))
@@ -231,6 +245,7 @@ def max_attempts() -> int:
 
 
 # --- recognition/replies (added) ---------------------------------------------------
+
 
 def aws_timeout() -> tuple[float, float]:
     """(connect, read) seconds for every Rekognition call; the read allows for uploading a 5 MB photo."""

@@ -79,7 +79,9 @@ def _dispatch_committed(job: Job, tweet_pk: int) -> None:
     try:
         dispatch(job, tweet_pk)
     except Exception:
-        logger.exception("%s for tweet %s could not be dispatched; its row keeps the work for the sweeper", getattr(job, "__name__", job), tweet_pk)
+        logger.exception(
+            "%s for tweet %s could not be dispatched; its row keeps the work for the sweeper", getattr(job, "__name__", job), tweet_pk
+        )
 
 
 def _thread_pool() -> ThreadPoolExecutor:

@@ -20,12 +20,14 @@ could succeed (timeouts, connection errors, 5xx and 429 are temporary).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -82,6 +84,7 @@ def make_session() -> requests.Session:
 
 
 # --- Download ---------------------------------------------------------------------
+
 
 def url_allowed(url: str) -> bool:
     """True if url is http(s), has no user@ part and starts with an allow-listed prefix."""
@@ -170,10 +173,8 @@ def _cut_off(response: requests.Response, done: threading.Event) -> None:
     done.set()
     sock = getattr(getattr(response.raw, "connection", None), "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in recv
-        except OSError:
-            pass
 
 
 def _check_status(status: int, url: str) -> None:
@@ -203,14 +204,16 @@ def _content_length(response: requests.Response) -> int | None:
 
 # --- Preparation ------------------------------------------------------------------
 
+
 def prepare_image(data: bytes) -> PreparedImage:
     """Check data is a usable image and return it as JPEG/PNG within Rekognition's limits."""
     _verify(data)
     with _open(data) as image:  # verify() leaves an image unusable, so open again
         _decode(image)
         if _fits_as_is(image, data):
-            output_format = "JPEG" if image.format == "MPO" else image.format
-            return _prepared(data, output_format, image.size, source_format=image.format, converted=False)
+            source_format = _format_read(image)
+            output_format = "JPEG" if source_format == "MPO" else source_format
+            return _prepared(data, output_format, image.size, source_format=source_format, converted=False)
         try:
             return _convert(image)
         except MediaError:
@@ -240,6 +243,11 @@ def _open(data: bytes) -> Image.Image:
         image.close()
         raise MediaError(f"decompression bomb: {pixels} pixels > {limit}", permanent=True)
     return image
+
+
+def _format_read(image: Image.Image) -> str:
+    """The format Image.open read the data as; only an image made in memory has none."""
+    return cast(str, image.format)
 
 
 def _max_pixels() -> int:
@@ -282,12 +290,10 @@ def _convert(image: Image.Image) -> PreparedImage:
     upright = _resize_into_limits(_to_mode(upright, "RGBA" if transparent else "RGB"))
     output_format, content, result = _encode(upright, transparent=transparent)
     logger.info("converted %s %s to %s %s", image.format, image.size, output_format, result.size)
-    return _prepared(content, output_format, result.size, source_format=image.format, converted=True)
+    return _prepared(content, output_format, result.size, source_format=_format_read(image), converted=True)
 
 
-def _prepared(
-    content: bytes, output_format: str, size: tuple[int, int], *, source_format: str, converted: bool
-) -> PreparedImage:
+def _prepared(content: bytes, output_format: str, size: tuple[int, int], *, source_format: str, converted: bool) -> PreparedImage:
     return PreparedImage(
         content=content,
         content_type=Image.MIME[output_format],
@@ -304,7 +310,7 @@ def _has_transparency(image: Image.Image) -> bool:
     if not image.has_transparency_data:
         return False
     alpha = image.convert("RGBA").getchannel("A")
-    return alpha.getextrema()[0] < 255
+    return cast("tuple[int, int]", alpha.getextrema())[0] < 255  # one band: a single (min, max) pair
 
 
 def _to_mode(image: Image.Image, mode: str) -> Image.Image:
@@ -357,7 +363,7 @@ def _encode_jpeg_under_limit(image: Image.Image) -> tuple[bytes, Image.Image]:
         image = image.resize(size, Image.Resampling.LANCZOS)
 
 
-def _save(image: Image.Image, fmt: str, **options) -> bytes:
+def _save(image: Image.Image, fmt: str, **options: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()

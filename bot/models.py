@@ -90,22 +90,28 @@ class Tweet(models.Model):
     # Created as received (to be answered), skipped (kept with its reason) or deleted
     # (its deletion came first).
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
-        Status.RECEIVED: frozenset({
-            Status.PROCESSING,  # a worker claims it
-            Status.RECEIVED,  # the sweeper dispatches it again
-            Status.FAILED,  # a permanent failure, or out of attempts
-            Status.DELETED,  # the author deleted it
-        }),
-        Status.PROCESSING: frozenset({
-            Status.DONE,  # the reply is posted (or a dry run)
-            Status.FAILED,  # the reply failed, a permanent failure, or out of attempts
-            Status.RECEIVED,  # the sweeper reopens a stalled one
-            Status.DELETED,
-        }),
-        Status.SKIPPED: frozenset({
-            Status.RECEIVED,  # the bot's own copy of a tweet skipped for another account
-            Status.DELETED,
-        }),
+        Status.RECEIVED: frozenset(
+            {
+                Status.PROCESSING,  # a worker claims it
+                Status.RECEIVED,  # the sweeper dispatches it again
+                Status.FAILED,  # a permanent failure, or out of attempts
+                Status.DELETED,  # the author deleted it
+            }
+        ),
+        Status.PROCESSING: frozenset(
+            {
+                Status.DONE,  # the reply is posted (or a dry run)
+                Status.FAILED,  # the reply failed, a permanent failure, or out of attempts
+                Status.RECEIVED,  # the sweeper reopens a stalled one
+                Status.DELETED,
+            }
+        ),
+        Status.SKIPPED: frozenset(
+            {
+                Status.RECEIVED,  # the bot's own copy of a tweet skipped for another account
+                Status.DELETED,
+            }
+        ),
         Status.DONE: frozenset({Status.DELETED}),
         Status.FAILED: frozenset({Status.DELETED}),
         Status.DELETED: frozenset(),
@@ -136,9 +142,7 @@ class Tweet(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    not_before = models.DateTimeField(
-        null=True, blank=True, help_text="X's rate limit: the sweeper leaves the tweet alone until then."
-    )
+    not_before = models.DateTimeField(null=True, blank=True, help_text="X's rate limit: the sweeper leaves the tweet alone until then.")
     photos_cleanup = models.BooleanField(
         default=False, help_text="Its stored photos are to go (settled without IMAGEBOT_KEEP_PHOTOS, or deleted)."
     )
@@ -166,20 +170,26 @@ class Photo(models.Model):
 
     # Created pending (to be downloaded).
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
-        Status.PENDING: frozenset({
-            Status.STORED,  # downloaded and saved
-            Status.FAILED,  # not an image, too big, outside the allow-list; or given up
-        }),
-        Status.STORED: frozenset({
-            Status.RECOGNISING,  # a worker claims it
-            Status.PENDING,  # saving it failed: download it again
-        }),
-        Status.RECOGNISING: frozenset({
-            Status.RECOGNISED,
-            Status.FAILED,  # the recogniser refused the image for good
-            Status.STORED,  # a temporary failure, or the sweeper reopens a stalled claim
-            Status.PENDING,  # the stored file is gone: download it again
-        }),
+        Status.PENDING: frozenset(
+            {
+                Status.STORED,  # downloaded and saved
+                Status.FAILED,  # not an image, too big, outside the allow-list; or given up
+            }
+        ),
+        Status.STORED: frozenset(
+            {
+                Status.RECOGNISING,  # a worker claims it
+                Status.PENDING,  # saving it failed: download it again
+            }
+        ),
+        Status.RECOGNISING: frozenset(
+            {
+                Status.RECOGNISED,
+                Status.FAILED,  # the recogniser refused the image for good
+                Status.STORED,  # a temporary failure, or the sweeper reopens a stalled claim
+                Status.PENDING,  # the stored file is gone: download it again
+            }
+        ),
         Status.RECOGNISED: frozenset(),
         Status.FAILED: frozenset(),
     }
@@ -250,12 +260,14 @@ class Reply(models.Model):
     # Created pending.
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
         Status.PENDING: frozenset({Status.POSTING}),  # a worker claims it
-        Status.POSTING: frozenset({
-            Status.POSTED,  # X answered with its id, or it was found on the bot's timeline
-            Status.DRY_RUN,  # composed, recorded, not posted
-            Status.FAILED,  # X refused it for good, or every wording was a duplicate
-            Status.PENDING,  # a temporary failure, the next wording, or the sweeper reopens it
-        }),
+        Status.POSTING: frozenset(
+            {
+                Status.POSTED,  # X answered with its id, or it was found on the bot's timeline
+                Status.DRY_RUN,  # composed, recorded, not posted
+                Status.FAILED,  # X refused it for good, or every wording was a duplicate
+                Status.PENDING,  # a temporary failure, the next wording, or the sweeper reopens it
+            }
+        ),
         Status.POSTED: frozenset(),
         Status.DRY_RUN: frozenset(),
         Status.FAILED: frozenset(),

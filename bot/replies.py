@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+import regex
 from django.template.loader import render_to_string
 from twitter_text import parse_tweet
 
@@ -35,6 +36,8 @@ MAX_LABEL_CHARS = 50
 # Names that mean "an animal", matched case-insensitively against a label's name and
 # its parents, so "Golden Retriever" (parents Dog, Canine, Animal, Mammal, Pet) counts.
 # Ambiguous names ("Mouse", "Chicken") are left out; their parents decide.
+# A word list reads best packed; the formatter would give each name a line.
+# fmt: off
 ANIMAL_LABELS: frozenset[str] = frozenset({
     "Animal", "Mammal", "Bird", "Fish", "Reptile", "Amphibian", "Insect", "Invertebrate",
     "Arachnid", "Sea Life", "Wildlife", "Pet", "Canine", "Feline", "Rodent", "Primate",
@@ -44,6 +47,7 @@ ANIMAL_LABELS: frozenset[str] = frozenset({
     "Duck", "Goose", "Parrot", "Owl", "Eagle", "Penguin", "Snake", "Lizard", "Turtle", "Frog",
     "Shark", "Whale", "Dolphin", "Butterfly", "Bee", "Spider",
 })
+# fmt: on
 _ANIMAL_KEYS = frozenset(name.casefold() for name in ANIMAL_LABELS)
 
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
@@ -51,6 +55,10 @@ _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 # Besides letters and digits, the characters a label keeps. Rekognition's names are plain
 # words; none of these starts a mention, hashtag or cashtag, and without a dot there is no link.
 _LABEL_PUNCTUATION = " -'&()"
+
+# Code points that render as nothing (Unicode's Default_Ignorable_Code_Point property):
+# among letters, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0.
+_INVISIBLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
 
 # The reference ("about your post of 26 Nov, 10:15:30 UTC") may also hold these.
 _REFERENCE_PUNCTUATION = _LABEL_PUNCTUATION + ",:"
@@ -83,12 +91,7 @@ def merge_labels(labels: Iterable[DetectedLabel]) -> list[DetectedLabel]:
 
 def shows_animal(labels: Iterable[DetectedLabel]) -> bool:
     """Whether any (non-moderation) label, by its name or one of its parents, is an animal."""
-    return any(
-        name.casefold() in _ANIMAL_KEYS
-        for label in labels
-        if not label.moderation
-        for name in (label.name, *label.parents)
-    )
+    return any(name.casefold() in _ANIMAL_KEYS for label in labels if not label.moderation for name in (label.name, *label.parents))
 
 
 def compose_reply(
@@ -119,7 +122,7 @@ def compose_reply(
     if variant not in range(REPLY_VARIANTS):
         raise ValueError(f"variant must be in range({REPLY_VARIANTS}), not {variant!r}")
     reference = " ".join(reference.split())
-    if not all(character.isalnum() or character in _REFERENCE_PUNCTUATION for character in reference):
+    if not all(_visible_alnum(character) or character in _REFERENCE_PUNCTUATION for character in reference):
         raise ValueError(f"reference must be plain words, not {reference!r}")
     context = {
         "username": username if username and _USERNAME.fullmatch(username) else None,
@@ -198,13 +201,16 @@ def _clean_label(name: str) -> str:
     """A label name as plain words, at most MAX_LABEL_CHARS long: every character but letters,
     digits and -'&() becomes a space, so X shows no mention, hashtag, cashtag or link in it,
     whatever text surrounds it. Cut after cleaning, so the cut cannot make a link either."""
-    text = "".join(
-        character if character.isalnum() or character in _LABEL_PUNCTUATION else " " for character in name
-    )
+    text = "".join(character if _visible_alnum(character) or character in _LABEL_PUNCTUATION else " " for character in name)
     text = " ".join(text.split())
     if len(text) > MAX_LABEL_CHARS:
         text = text[: MAX_LABEL_CHARS - 1].rstrip() + "…"
     return text
+
+
+def _visible_alnum(character: str) -> bool:
+    """A letter or digit that renders as one: the Hangul fillers are letters that show nothing."""
+    return character.isalnum() and not _INVISIBLE.match(character)
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TypedDict
+from collections.abc import Callable
+from typing import ParamSpec, TypedDict, TypeVar
 from urllib.parse import unquote_plus
 
 from django.db import connections
@@ -44,9 +45,13 @@ def _close_old_connections() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
-def _entry_point(func):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _entry_point(func: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         _close_old_connections()
         try:
             return func(*args, **kwargs)

@@ -13,6 +13,7 @@ import re
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from bot import conf, services
@@ -27,7 +28,8 @@ SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 # the CRC endpoint must never sign something that could pass for a delivery. X's tokens
 # are short base64-like strings; no string of these characters parses as a JSON object,
 # and the few that parse as another JSON value are refused too.
-CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]{1,256}")
+CRC_TOKEN_MAX = 256
+CRC_TOKEN = re.compile(rf"[A-Za-z0-9+/=_.~-]{{1,{CRC_TOKEN_MAX}}}")
 
 
 def _error(status: int, message: str) -> JsonResponse:
@@ -42,11 +44,12 @@ def webhook(request: HttpRequest) -> HttpResponse:
     return _delivery(request)
 
 
+@sensitive_variables("secret")
 def _crc(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("crc_token")
     if not token:
         return _error(400, "crc_token is required")
-    if not CRC_TOKEN.fullmatch(token) or _is_json(token):
+    if not crc_signable(token):
         return _error(400, "crc_token must be 1 to 256 letters, digits or +/=_.~-, and not a JSON value")
     secret = conf.x_consumer_secret()
     if not secret:
@@ -55,6 +58,7 @@ def _crc(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"response_token": crc_response_token(secret, token)})
 
 
+@sensitive_variables("secret", "header")
 def _delivery(request: HttpRequest) -> HttpResponse:
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
@@ -62,7 +66,11 @@ def _delivery(request: HttpRequest) -> HttpResponse:
     cap = conf.webhook_max_bytes()
     if _declared_length(request) > cap:
         return _error(413, f"body over {cap} bytes")
-    body = request.read(cap + 1)
+    chunked = _chunked(request)
+    if chunked and not request.META.get("wsgi.input_terminated"):
+        # This server (runserver, say) cannot hand over a body sent without its length.
+        return _error(411, "send the body with a Content-Length")
+    body = request.META["wsgi.input"].read(cap + 1) if chunked else request.read(cap + 1)
     if len(body) > cap:
         return _error(413, f"body over {cap} bytes")
     secret = conf.x_consumer_secret()
@@ -71,6 +79,9 @@ def _delivery(request: HttpRequest) -> HttpResponse:
         return _error(503, "webhook is not configured")
     if not signature_valid(secret, body, header):
         return _error(403, "bad signature")
+    if len(body) <= CRC_TOKEN_MAX and crc_signable(body.decode("ascii", "replace")):
+        # Text the CRC endpoint signs for anyone who asks: never a delivery, never stored.
+        return _error(400, "body is not a JSON object")
     try:
         payload = payload_load(body)
     except PayloadError as exc:
@@ -81,6 +92,16 @@ def _delivery(request: HttpRequest) -> HttpResponse:
     except services.RecordingFailed:
         return _error(500, "the delivery was kept but could not be recorded; please retry")
     return JsonResponse({"ok": True})
+
+
+def _chunked(request: HttpRequest) -> bool:
+    """A body sent in chunks, without Content-Length (a proxy may send a delivery so)."""
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower() and not request.META.get("CONTENT_LENGTH")
+
+
+def crc_signable(token: str) -> bool:
+    """What the CRC endpoint signs: a token shaped like X's that is not a JSON value."""
+    return bool(CRC_TOKEN.fullmatch(token)) and not _is_json(token)
 
 
 def _is_json(token: str) -> bool:

@@ -12,10 +12,12 @@ the path and X's own reason only.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
@@ -72,6 +74,7 @@ class XApiError(Exception):
 
 # --- Sessions ------------------------------------------------------------------
 
+
 def _require(values: dict[str, str | None]) -> None:
     missing = [name for name, value in values.items() if not value]
     if missing:
@@ -82,12 +85,14 @@ def user_session() -> requests.Session:
     """OAuth 1.0a user context: the app's keys plus the bot account's access token."""
     consumer_key, consumer_secret = conf.x_consumer_key(), conf.x_consumer_secret()
     access_token, access_token_secret = conf.x_access_token(), conf.x_access_token_secret()
-    _require({
-        "X_CONSUMER_KEY": consumer_key,
-        "X_CONSUMER_SECRET": consumer_secret,
-        "X_ACCESS_TOKEN": access_token,
-        "X_ACCESS_TOKEN_SECRET": access_token_secret,
-    })
+    _require(
+        {
+            "X_CONSUMER_KEY": consumer_key,
+            "X_CONSUMER_SECRET": consumer_secret,
+            "X_ACCESS_TOKEN": access_token,
+            "X_ACCESS_TOKEN_SECRET": access_token_secret,
+        }
+    )
     return OAuth1Session(
         consumer_key,
         client_secret=consumer_secret,
@@ -106,6 +111,7 @@ def app_session() -> requests.Session:
 
 
 # --- The one call --------------------------------------------------------------
+
 
 def _call(
     session: requests.Session,
@@ -151,7 +157,12 @@ def _call(
         retry += 1
         logger.warning(
             "X API %s %s failed (%s); retry %d of %d in %.1f s",
-            method, path, error.message, retry, max_retries, wait,
+            method,
+            path,
+            error.message,
+            retry,
+            max_retries,
+            wait,
         )
         sleep(wait)
 
@@ -226,7 +237,7 @@ def _error_from_response(response: requests.Response) -> XApiError:
     )
 
 
-def _rate_limit_wait(headers) -> float | None:
+def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     """Seconds until the exhausted limit resets, plus one; None when X did not say."""
     resets = []
     for prefix in _RATE_LIMIT_HEADERS:
@@ -237,10 +248,8 @@ def _rate_limit_wait(headers) -> float | None:
         resets.append(headers["x-rate-limit-reset"])
     epochs = []
     for reset in resets:
-        try:
+        with contextlib.suppress(ValueError):
             epochs.append(float(reset))
-        except ValueError:
-            pass
     if epochs:
         return max(0.0, max(epochs) - time.time()) + 1.0
     try:
@@ -251,9 +260,7 @@ def _rate_limit_wait(headers) -> float | None:
 
 def _problems(body: dict) -> str:
     messages = [
-        str(item.get("detail") or item.get("message") or item.get("title"))
-        for item in body.get("errors") or []
-        if isinstance(item, dict)
+        str(item.get("detail") or item.get("message") or item.get("title")) for item in body.get("errors") or [] if isinstance(item, dict)
     ]
     return "; ".join(messages) or "no details"
 
@@ -266,6 +273,7 @@ def _numeric_id(value: str, what: str) -> str:
 
 
 # --- Tweets --------------------------------------------------------------------
+
 
 def post_reply(text: str, *, in_reply_to_tweet_id: str) -> str:
     """Post `text` as a reply in the bot account's name; returns the new tweet's id."""
@@ -317,6 +325,7 @@ def reply_find(in_reply_to_tweet_id: str, *, text: str = "", bot_user_id: str = 
 
 # --- Webhooks (app-only) ----------------------------------------------------------
 
+
 def webhook_list() -> list[dict]:
     """The app's registered webhooks: [{"id", "url", "valid", "created_at"}, ...]."""
     with app_session() as session:
@@ -352,6 +361,7 @@ def webhook_delete(webhook_id: str) -> None:
 
 
 # --- Account Activity subscription (user context: the bot account) -----------------
+
 
 def _subscription_path(webhook_id: str) -> str:
     return f"/2/account_activity/webhooks/{_numeric_id(webhook_id, 'webhook id')}/subscriptions/all"

@@ -13,19 +13,34 @@ from bot.conf import env_bool, env_list, env_str, on_lambda
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Locally DEBUG is on unless told otherwise; on Lambda it is off unless told otherwise.
-DEBUG = env_bool("DJANGO_DEBUG", default=not on_lambda())
+# DEBUG only where a developer asked for it (`make run` does); never by default.
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+# Unset, the site answers only this machine's own names: a developer's machine.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+ALLOWED_HOSTS = list(env_list("DJANGO_ALLOWED_HOSTS", LOCAL_HOSTS))
+LOCAL_ONLY = set(ALLOWED_HOSTS) <= set(LOCAL_HOSTS)
+
+if DEBUG and (not LOCAL_ONLY or on_lambda()):
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is for a developer's machine: leave DJANGO_ALLOWED_HOSTS unset (or local names only), and off Lambda"
+    )
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
-    SECRET_KEY = "imagebot-dev-only-insecure-key"  # noqa: S105 - dev default, refused without DEBUG
+    if not LOCAL_ONLY:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when the site answers other hosts than this machine's own (DJANGO_ALLOWED_HOSTS)"
+        )
+    SECRET_KEY = "imagebot-dev-only-insecure-key"  # noqa: S105 - only for a site that answers localhost alone
 
-ALLOWED_HOSTS = list(env_list("DJANGO_ALLOWED_HOSTS", ("localhost", "127.0.0.1", "[::1]", "testserver") if DEBUG else ()))
 CSRF_TRUSTED_ORIGINS = list(env_list("DJANGO_CSRF_TRUSTED_ORIGINS", ()))
 # Admin cookies travel over HTTPS only, except on a developer's machine.
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not (DEBUG and LOCAL_ONLY)
+
+# Error pages and mails never show a secret, DEBUG or not (imagebot_site/reporting.py).
+DEFAULT_EXCEPTION_REPORTER = "imagebot_site.reporting.SecretsReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "imagebot_site.reporting.SecretsFilter"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

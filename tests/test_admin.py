@@ -10,13 +10,35 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def records():
-    delivery = Delivery.objects.create(body='{"for_user_id": "1", "tweet_create_events": []}'.encode(), size=48, outcome="recorded", event_kinds=["tweet_create_events"])
-    tweet = Tweet.objects.create(x_id="1600000000000000001", delivery=delivery, author_x_id="2", author_username="ana", text="@imagebot what is this? 🐶", status="done", mentions_bot=True)
-    skipped = Tweet.objects.create(x_id="1600000000000000002", author_x_id="3", author_username="bob", status="skipped", skip_reason="repost", is_repost=True)
+    delivery = Delivery.objects.create(
+        body=b'{"for_user_id": "1", "tweet_create_events": []}', size=48, outcome="recorded", event_kinds=["tweet_create_events"]
+    )
+    tweet = Tweet.objects.create(
+        x_id="1600000000000000001",
+        delivery=delivery,
+        author_x_id="2",
+        author_username="ana",
+        text="@imagebot what is this? 🐶",
+        status="done",
+        mentions_bot=True,
+    )
+    skipped = Tweet.objects.create(
+        x_id="1600000000000000002", author_x_id="3", author_username="bob", status="skipped", skip_reason="repost", is_repost=True
+    )
     photo = Photo.objects.create(tweet=tweet, position=0, source_url="https://pbs.twimg.com/media/a.jpg", status="recognised", size=1234)
-    Photo.objects.create(tweet=tweet, position=1, source_url="https://pbs.twimg.com/media/b.gif", media_type="animated_gif", is_thumbnail=True, status="failed", last_error="not an image (text/html)")
+    Photo.objects.create(
+        tweet=tweet,
+        position=1,
+        source_url="https://pbs.twimg.com/media/b.gif",
+        media_type="animated_gif",
+        is_thumbnail=True,
+        status="failed",
+        last_error="not an image (text/html)",
+    )
     Label.objects.create(photo=photo, name="Dog", confidence=99.1, parents=["Animal"], categories=["Animals and Pets"])
-    reply = Reply.objects.create(tweet=tweet, text="Hi @ana. On your image, I can recognise: Dog.", status="posted", x_id="1900000000000000001")
+    reply = Reply.objects.create(
+        tweet=tweet, text="Hi @ana. On your image, I can recognise: Dog.", status="posted", x_id="1900000000000000001"
+    )
     return {"delivery": delivery, "tweet": tweet, "skipped": skipped, "photo": photo, "reply": reply}
 
 

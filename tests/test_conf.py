@@ -1,5 +1,8 @@
 """Settings come from the environment when used; a bad value names its variable."""
 
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,14 +57,31 @@ def test_lists_drop_blanks_and_spaces(monkeypatch):
     assert conf.media_url_prefixes() == ("https://a.example/", "https://b.example/")
 
 
-def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off():
-    import subprocess
-    import sys
+def start_django(**environ: str) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "imagebot_site.settings", **environ}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
 
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "false", "DJANGO_SETTINGS_MODULE": "imagebot_site.settings"}
-    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True, timeout=60)
+
+def test_settings_refuse_to_start_without_a_secret_key_when_the_site_answers_another_host():
+    result = start_django(DJANGO_ALLOWED_HOSTS="bot.example.com")
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off" in result.stderr
+    assert "DJANGO_SECRET_KEY must be set when the site answers other hosts" in result.stderr
+
+
+def test_debug_is_off_unless_a_developer_asks_for_it():
+    assert start_django(DJANGO_ALLOWED_HOSTS="bot.example.com", DJANGO_SECRET_KEY="k" * 50).stdout.strip() == "False"
+    assert start_django().stdout.strip() == "False"  # a bare local start too
+    assert start_django(DJANGO_DEBUG="1").stdout.strip() == "True"
+
+
+@pytest.mark.parametrize(
+    "environ", [{"DJANGO_ALLOWED_HOSTS": "bot.example.com", "DJANGO_SECRET_KEY": "k" * 50}, {"AWS_LAMBDA_FUNCTION_NAME": "imagebot-dev"}]
+)
+def test_debug_is_refused_where_strangers_could_see_its_pages(environ):
+    result = start_django(DJANGO_DEBUG="1", **environ)
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG is for a developer's machine" in result.stderr
 
 
 def test_every_variable_the_code_reads_is_documented_in_the_readme():
@@ -69,7 +89,7 @@ def test_every_variable_the_code_reads_is_documented_in_the_readme():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    sources = [*root.joinpath("bot").glob("*.py"), *root.joinpath("imagebot_site").glob("*.py")]
+    sources = [*root.joinpath("bot").rglob("*.py"), *root.joinpath("imagebot_site").rglob("*.py")]
     read = set()
     for path in sources:
         read |= set(re.findall(r'"((?:IMAGEBOT|X|AWS|DJANGO|DATABASE)_[A-Z0-9_]+)"', path.read_text()))

@@ -57,7 +57,7 @@ def test_a_function_named_like_a_job_is_not_that_job(monkeypatch):
 
 
 def test_the_services_register_their_jobs_by_reference():
-    assert dispatch.JOBS == {"tweet_process": services.tweet_process, "tweet_photos_delete": services.tweet_photos_delete}
+    assert {"tweet_process": services.tweet_process, "tweet_photos_delete": services.tweet_photos_delete} == dispatch.JOBS
 
 
 def test_a_bad_dispatch_mode_is_a_configuration_error(monkeypatch):

@@ -20,9 +20,11 @@ def make_tweet(status: str = Tweet.Status.RECEIVED, x_id: str = "160000000000000
     return Tweet.objects.create(x_id=x_id, author_x_id="2", author_username="ana", status=status)
 
 
-def long_ago(model, pk: int) -> None:
-    """Set updated_at an hour back, bypassing the stamping helper (as time passing would)."""
-    model.objects.filter(pk=pk).update(updated_at=timezone.now() - timedelta(hours=1))
+def reply_untouched_for_an_hour() -> tuple[Reply, object]:
+    """A reply last updated an hour ago (set explicitly, as time passing would), and that time."""
+    reply = Reply.objects.create(tweet=make_tweet(), text="Hi @ana.")
+    Reply.objects.filter(pk=reply.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    return reply, Reply.objects.get(pk=reply.pk).updated_at
 
 
 # --- The tables ------------------------------------------------------------------------
@@ -73,10 +75,7 @@ def test_a_move_is_conditional_on_the_current_status():
 
 @pytest.mark.django_db
 def test_a_move_stamps_updated_at_and_carries_other_changes():
-    tweet = make_tweet()
-    reply = Reply.objects.create(tweet=tweet, text="Hi @ana.")
-    long_ago(Reply, reply.pk)
-    before = Reply.objects.get(pk=reply.pk).updated_at
+    reply, before = reply_untouched_for_an_hour()
 
     Reply.objects.filter(pk=reply.pk).move(Reply.Status.PENDING, Reply.Status.POSTING, last_error="x")
 
@@ -87,10 +86,7 @@ def test_a_move_stamps_updated_at_and_carries_other_changes():
 
 @pytest.mark.django_db
 def test_a_plain_update_stamps_updated_at_too_unless_the_caller_sets_it():
-    tweet = make_tweet()
-    reply = Reply.objects.create(tweet=tweet, text="Hi @ana.")
-    long_ago(Reply, reply.pk)
-    before = Reply.objects.get(pk=reply.pk).updated_at
+    reply, before = reply_untouched_for_an_hour()
 
     Reply.objects.filter(pk=reply.pk).update(last_error="noted")
     assert Reply.objects.get(pk=reply.pk).updated_at > before + timedelta(minutes=59)

@@ -9,15 +9,6 @@ from tests.fixtures.aws import labels_response, moderation_response, stub_detect
 PHOTO = recognition.image_from_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
 
 
-def count_calls(client, operation: str) -> list:
-    """Every call of `operation` the client starts (seen before the Stubber answers)."""
-    calls = []
-    client.meta.events.register(
-        f"before-parameter-build.rekognition.{operation}", lambda **kwargs: calls.append(kwargs["params"])
-    )
-    return calls
-
-
 def test_it_reads_labels_with_their_parents_and_categories(rekognition_stub):
     stub_detection(
         rekognition_stub,
@@ -39,9 +30,7 @@ def test_it_reads_labels_with_their_parents_and_categories(rekognition_stub):
         ),
         DetectedLabel(name="Grass", confidence=91.25, parents=("Plant",), categories=("Plants and Flowers",)),
     )
-    assert detection.moderation_labels == (
-        DetectedLabel(name="Smoking", confidence=62.0, parents=("Drugs & Tobacco",), moderation=True),
-    )
+    assert detection.moderation_labels == (DetectedLabel(name="Smoking", confidence=62.0, parents=("Drugs & Tobacco",), moderation=True),)
     assert not detection.flagged
     rekognition_stub.assert_no_pending_responses()
 
@@ -102,23 +91,17 @@ def test_it_retries_once_after_throttling(rekognition_stub, recognition_sleeps):
     rekognition_stub.assert_no_pending_responses()
 
 
-def test_it_gives_up_as_temporary_when_throttling_outlasts_the_retries(
-    rekognition_stub, recognition_sleeps, monkeypatch
-):
+def test_it_gives_up_as_temporary_when_throttling_outlasts_the_retries(rekognition_stub, recognition_sleeps, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_AWS_MAX_RETRIES", "3")
     for _ in range(4):
-        rekognition_stub.add_client_error(
-            "detect_labels", "ProvisionedThroughputExceededException", "Slow down", 400
-        )
+        rekognition_stub.add_client_error("detect_labels", "ProvisionedThroughputExceededException", "Slow down", 400)
 
     with pytest.raises(RecognitionError) as caught:
         recognition.detect(PHOTO)
 
     assert caught.value.permanent is False
     assert caught.value.code == "ProvisionedThroughputExceededException"
-    assert caught.value.reason == (
-        "Rekognition: ProvisionedThroughputExceededException: Slow down (gave up after 4 attempts)"
-    )
+    assert caught.value.reason == ("Rekognition: ProvisionedThroughputExceededException: Slow down (gave up after 4 attempts)")
     # Exponential backoff with jitter: each delay within [ceiling / 2, ceiling].
     assert len(recognition_sleeps) == 3
     for attempt, delay in enumerate(recognition_sleeps):
@@ -161,9 +144,8 @@ def test_an_unknown_server_error_is_temporary(rekognition_stub, recognition_slee
         "ResourceNotFoundException",  # any other client error: asking again will not help
     ],
 )
-def test_a_bad_photo_or_account_is_a_permanent_failure_without_retry(rekognition_stub, recognition_sleeps, code):
+def test_a_bad_photo_or_account_is_a_permanent_failure_without_retry(rekognition_stub, rekognition_calls, recognition_sleeps, code):
     rekognition_stub.add_client_error("detect_labels", code, "Request has invalid image format", 400)
-    calls = count_calls(rekognition_stub.client, "DetectLabels")
 
     with pytest.raises(RecognitionError) as caught:
         recognition.detect(PHOTO)
@@ -171,14 +153,12 @@ def test_a_bad_photo_or_account_is_a_permanent_failure_without_retry(rekognition
     assert caught.value.permanent is True
     assert caught.value.code == code
     assert caught.value.reason == f"Rekognition: {code}: Request has invalid image format"
-    assert len(calls) == 1
+    assert len(rekognition_calls.named("DetectLabels")) == 1
     assert recognition_sleeps == []
     rekognition_stub.assert_no_pending_responses()
 
 
-def test_a_throttled_moderation_call_does_not_repeat_detect_labels(rekognition_stub, recognition_sleeps):
-    labels_calls = count_calls(rekognition_stub.client, "DetectLabels")
-    moderation_calls = count_calls(rekognition_stub.client, "DetectModerationLabels")
+def test_a_throttled_moderation_call_does_not_repeat_detect_labels(rekognition_stub, rekognition_calls, recognition_sleeps):
     rekognition_stub.add_response("detect_labels", labels_response(("Dog", 99.0, ("Animal",))))
     rekognition_stub.add_client_error("detect_moderation_labels", "ThrottlingException", "Rate exceeded", 400)
     rekognition_stub.add_client_error("detect_moderation_labels", "ThrottlingException", "Rate exceeded", 400)
@@ -187,8 +167,8 @@ def test_a_throttled_moderation_call_does_not_repeat_detect_labels(rekognition_s
     detection = recognition.detect(PHOTO)
 
     assert [label.name for label in detection.labels] == ["Dog"]
-    assert len(labels_calls) == 1
-    assert len(moderation_calls) == 3
+    assert len(rekognition_calls.named("DetectLabels")) == 1
+    assert len(rekognition_calls.named("DetectModerationLabels")) == 3
     assert len(recognition_sleeps) == 2
     rekognition_stub.assert_no_pending_responses()
 

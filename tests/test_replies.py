@@ -20,9 +20,7 @@ _MENTION = re.compile(
     r"[@＠]([a-zA-Z0-9_]{1,20})(?:/[a-zA-Z][a-zA-Z0-9_-]{0,24})?"
 )
 _END_MENTION = re.compile(rf"[@＠{latin_accent_chars.pattern}]|://")
-_CASHTAG = re.compile(
-    rf"(?:^|[{spaces_group}])\$([a-z]{{1,6}}(?:[._][a-z]{{1,2}})?)(?=$|\s|[{punct}])", re.IGNORECASE
-)
+_CASHTAG = re.compile(rf"(?:^|[{spaces_group}])\$([a-z]{{1,6}}(?:[._][a-z]{{1,2}})?)(?=$|\s|[{punct}])", re.IGNORECASE)
 _HASHTAG_SPECIAL = "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\xb7"
 
 
@@ -113,7 +111,7 @@ KINDS = {
     "no_labels": {"labels": []},
     "no_photo": {"labels": [], "photo_count": 0, "usable_photo_count": 0},
     "unreadable": {"labels": DOG, "photo_count": 2, "usable_photo_count": 0},
-    "flagged": {"labels": DOG + [label("Explicit Nudity", 95.0, moderation=True)], "flagged": True},
+    "flagged": {"labels": [*DOG, label("Explicit Nudity", 95.0, moderation=True)], "flagged": True},
     "flagged, long list": {"labels": LONG_ANIMALS, "flagged": True, "photo_count": 4},
 }
 
@@ -137,7 +135,7 @@ def test_it_says_so_when_there_is_no_animal():
 
 
 def test_a_flagged_photo_gets_a_neutral_reply_that_describes_nothing():
-    text = reply(DOG + [label("Explicit Nudity", 95.0, moderation=True)], flagged=True)
+    text = reply([*DOG, label("Explicit Nudity", 95.0, moderation=True)], flagged=True)
 
     assert text == "Hi @ana. Thanks for the mention. I can't describe this image."
     for name in ("Dog", "Pet", "Animal", "Nudity"):
@@ -161,7 +159,7 @@ def test_a_photo_without_labels_gets_could_not_recognise_anything():
 
 
 def test_moderation_labels_are_never_listed():
-    text = reply(CAR + [label("Suggestive", 60.0, moderation=True)])
+    text = reply([*CAR, label("Suggestive", 60.0, moderation=True)])
 
     assert "Suggestive" not in text
     assert text.endswith("Car, Vehicle.")
@@ -179,9 +177,7 @@ def test_labels_of_several_photos_are_merged():
 
     assert [(item.name, item.confidence) for item in merged] == [("dog", 97.5), ("Ball", 88.0), ("Grass", 88.0)]
     assert merged[0].parents == ("Canine", "Animal")
-    assert reply(first_photo + second_photo, photo_count=2) == (
-        "Hi @ana. On your images, I can recognise: dog, Ball, Grass."
-    )
+    assert reply(first_photo + second_photo, photo_count=2) == ("Hi @ana. On your images, I can recognise: dog, Ball, Grass.")
 
 
 def test_an_animal_is_recognised_from_its_parents():
@@ -210,12 +206,8 @@ def test_the_longest_valid_username_is_mentioned():
 
 
 def test_variant_one_gives_each_label_its_confidence():
-    assert reply(DOG, variant=1) == (
-        "Hi @ana. On your image, I can recognise: Dog (99%), Pet (98%), Animal (97%), Mammal (96%)."
-    )
-    assert reply(CAR, variant=1) == (
-        "Hi @ana. I don't see an animal on your image, but I can recognise: Car (99%), Vehicle (98%)."
-    )
+    assert reply(DOG, variant=1) == ("Hi @ana. On your image, I can recognise: Dog (99%), Pet (98%), Animal (97%), Mammal (96%).")
+    assert reply(CAR, variant=1) == ("Hi @ana. I don't see an animal on your image, but I can recognise: Car (99%), Vehicle (98%).")
 
 
 def test_the_confidence_shown_is_rounded_down_so_only_a_real_100_shows_100():
@@ -225,9 +217,7 @@ def test_the_confidence_shown_is_rounded_down_so_only_a_real_100_shows_100():
 
 
 def test_variant_one_words_the_replies_without_labels_differently():
-    assert reply(DOG, flagged=True, variant=1) == (
-        "Hi @ana. Thanks for tagging me, but I can't say anything about this image."
-    )
+    assert reply(DOG, flagged=True, variant=1) == ("Hi @ana. Thanks for tagging me, but I can't say anything about this image.")
     assert reply(DOG, flagged=True, photo_count=2, variant=1).endswith("anything about these images.")
     assert reply(photo_count=0, usable_photo_count=0, variant=1) == (
         "Hi @ana. I couldn't find a photo in your post. "
@@ -327,7 +317,7 @@ def test_a_very_long_reference_is_cut_to_fit():
 
 @pytest.mark.parametrize("variant", range(REPLY_VARIANTS))
 def test_no_variant_of_a_flagged_reply_describes_the_photo(variant):
-    labels = DOG + [label("Explicit Nudity", 95.0, moderation=True)]
+    labels = [*DOG, label("Explicit Nudity", 95.0, moderation=True)]
 
     text = reply(labels, flagged=True, variant=variant, reference=REFERENCE)
 
@@ -340,8 +330,18 @@ def test_no_variant_of_a_flagged_reply_describes_the_photo(variant):
 
 @pytest.mark.parametrize(
     "name",
-    ["@someone", "＠someone", "Hello @someone", "example.com", "Visit https://evil.example/x", "#hashtag", "$AAPL",
-     "www.example.org/path", "é．t.co", "x" * 41 + "evil.com" + "abc"],
+    [
+        "@someone",
+        "＠someone",
+        "Hello @someone",
+        "example.com",
+        "Visit https://evil.example/x",
+        "#hashtag",
+        "$AAPL",
+        "www.example.org/path",
+        "é．t.co",
+        "x" * 41 + "evil.com" + "abc",
+    ],
 )
 @pytest.mark.parametrize("variant", range(REPLY_VARIANTS))
 def test_a_label_never_becomes_a_mention_hashtag_or_link(name, variant):
@@ -361,6 +361,15 @@ def test_a_label_is_cleaned_before_it_is_cut_so_the_cut_cannot_make_a_link():
     assert extract_urls(text) == []
 
 
+@pytest.mark.parametrize("filler", ["\u3164", "\u115f", "\u1160", "\uffa0"])
+def test_a_label_keeps_no_letter_that_renders_as_nothing(filler):
+    # The Hangul fillers are letters to isalnum(), but show as blanks: a reply could carry invisible text.
+    text = reply([label(f"Dog{filler}{filler}", 99.0), label(filler * 5, 98.0), label(f"Sea{filler}Lion", 97.0)])
+
+    assert filler not in text
+    assert listed(text) == ["Dog", "Sea Lion"]
+
+
 def test_a_label_is_read_in_its_place_in_the_reply():
     # Alone, X sees no link in "é．t.co"; after other text it sees "t.co".
     assert extract_urls("é．t.co") == []
@@ -371,8 +380,14 @@ def test_a_label_is_read_in_its_place_in_the_reply():
 
 @pytest.mark.parametrize(
     ("name", "shown"),
-    [("Cat\nDog", "Cat Dog"), ("Jack-o'-Lantern (Toy)", "Jack-o'-Lantern (Toy)"), ("🐶 Dog Emoji", "Dog Emoji"),
-     ("Ｗide 日本語 ラベル", "Ｗide 日本語 ラベル"), ("a.b/c:d_e", "a b c d e"), ("Tab\t\u200dJoin", "Tab Join")],
+    [
+        ("Cat\nDog", "Cat Dog"),
+        ("Jack-o'-Lantern (Toy)", "Jack-o'-Lantern (Toy)"),
+        ("🐶 Dog Emoji", "Dog Emoji"),
+        ("Ｗide 日本語 ラベル", "Ｗide 日本語 ラベル"),
+        ("a.b/c:d_e", "a b c d e"),
+        ("Tab\t\u200dJoin", "Tab Join"),
+    ],
 )
 def test_only_letters_digits_spaces_and_simple_punctuation_are_kept(name, shown):
     assert listed(reply([label(name, 99.0)])) == [shown]
@@ -388,9 +403,54 @@ def test_the_entity_finders_find_what_x_would_link():
 
 # Random labels made of what is dangerous on X.
 NASTY_PIECES = [
-    ".", "．", "。", "@", "＠", "#", "＃", "$", "＄", "/", "//", ":", "http", "https://", "t.co", "evil.com", "www",
-    "com", "co", "👩\u200d👩\u200d👧", "\u200d", "\u0301", "e\u0301", "\u200f", "\u202e", "\u2066", "日本", "語", "\n",
-    " ", "a", "Z", "ab", "RT", "0", "42", "_", "-", "é", "ñ", "&", "'", "(", ")", "\ufeff", "\u3000", "\ufe0f", "\u20e3",
+    ".",
+    "．",
+    "。",
+    "@",
+    "＠",
+    "#",
+    "＃",
+    "$",
+    "＄",
+    "/",
+    "//",
+    ":",
+    "http",
+    "https://",
+    "t.co",
+    "evil.com",
+    "www",
+    "com",
+    "co",
+    "👩\u200d👩\u200d👧",
+    "\u200d",
+    "\u0301",
+    "e\u0301",
+    "\u200f",
+    "\u202e",
+    "\u2066",
+    "日本",
+    "語",
+    "\n",
+    " ",
+    "a",
+    "Z",
+    "ab",
+    "RT",
+    "0",
+    "42",
+    "_",
+    "-",
+    "é",
+    "ñ",
+    "&",
+    "'",
+    "(",
+    ")",
+    "\ufeff",
+    "\u3000",
+    "\ufe0f",
+    "\u20e3",
 ]
 
 

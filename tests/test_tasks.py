@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import os
-import sys
 import time
 import types
 from dataclasses import dataclass
@@ -27,21 +26,31 @@ from botocore.stub import Stubber
 from django.db import connection
 from zappa import handler as zappa_handler
 from zappa.cli import ZappaCLI
-from zappa.handler import LambdaHandler
 from zappa.utilities import parse_s3_url
 
 from bot import dispatch, services
+from tests.fixtures.aws_lambda import ACCOUNT, REGION, cold_start, invoke
+from tests.fixtures.s3 import s3_record
 
 # The entry points tidy database connections before and after, as Django does around a request.
 pytestmark = pytest.mark.django_db
 
 ZAPPA_SETTINGS = Path(__file__).resolve().parent.parent / "zappa_settings.json"
 STAGES = ("dev", "production")
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 REMOTE_ENV = {"DJANGO_SECRET_KEY": "from-the-remote-env-file", "IMAGEBOT_DISPATCH": "inline"}
 # Operator-held values: they come from remote_env or the function's own environment, never the settings file.
-SECRETS = ("DJANGO_SECRET_KEY", "DATABASE_URL", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_BEARER_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SECRETS = (
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "X_CONSUMER_KEY",
+    "X_CONSUMER_SECRET",
+    "X_ACCESS_TOKEN",
+    "X_ACCESS_TOKEN_SECRET",
+    "X_BEARER_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
 
 
 @pytest.fixture
@@ -108,13 +117,7 @@ class Deployed:
         return self.cli.lambda_name
 
     def deliver(self, event: dict):
-        context = types.SimpleNamespace(
-            function_name=self.lambda_name,
-            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.lambda_name}",
-            aws_request_id="8f5a8d1c-0000-4000-8000-000000000000",
-            get_remaining_time_in_millis=lambda: 59_000,
-        )
-        return zappa_handler.lambda_handler(json.loads(json.dumps(event)), context)
+        return invoke(event, self.lambda_name)
 
     def event_config(self, function: str) -> dict:
         return next(event for event in self.cli.stage_config["events"] if event["function"] == function)
@@ -136,9 +139,6 @@ def deploy(tasks, monkeypatch, tmp_path):
         cli = zappa_cli(stage)
         settings = types.ModuleType("zappa_settings")
         exec(cli.get_zappa_settings_string(), settings.__dict__)
-        monkeypatch.setitem(sys.modules, "zappa_settings", settings)
-        monkeypatch.setattr(LambdaHandler, "_LambdaHandler__instance", None)
-
         s3 = boto3.Session(region_name=REGION).resource("s3")
         stubber = Stubber(s3.meta.client)
         body = json.dumps(REMOTE_ENV).encode()
@@ -146,7 +146,7 @@ def deploy(tasks, monkeypatch, tmp_path):
         stubber.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": bucket, "Key": key})
         stubbers.append(stubber)
         with stubber:
-            LambdaHandler("zappa_settings", session=_Session(s3))
+            cold_start(monkeypatch, settings, session=_Session(s3))
         stubber.assert_no_pending_responses()
         return Deployed(cli=cli, settings=settings)
 
@@ -157,31 +157,8 @@ def deploy(tasks, monkeypatch, tmp_path):
     zappa_handler.logger.setLevel(handler_level)
 
 
-def s3_record(bucket: str, key: str, *, configuration_id: str, event_name: str = "ObjectCreated:Put") -> dict:
-    """One record as S3 sends it (event version 2.1); `key` as it appears on the wire, URL-encoded."""
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": REGION,
-        "eventTime": "2026-11-26T15:00:46.123Z",
-        "eventName": event_name,
-        "userIdentity": {"principalId": "AWS:AROA3EXAMPLE7ROLEID:imagebot-dev"},
-        "requestParameters": {"sourceIPAddress": "10.0.12.34"},
-        "responseElements": {
-            "x-amz-request-id": "C3D13FE58DE4C810",
-            "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
-        },
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": configuration_id,
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": key, "size": 48213, "eTag": "0f343b0931126a20f133d67c2b018a3b", "sequencer": "0055AED6DCD90281E5"},
-        },
-    }
-
-
 def s3_event(deployed: Deployed, *keys: str, bucket: str | None = None) -> dict:
-    # Zappa names the bucket notification after the function (the last part of its ARN).
+    """S3's notification for these keys (as on the wire, URL-encoded); Zappa names it after the function."""
     bucket = bucket or deployed.photo_bucket
     return {"Records": [s3_record(bucket, key, configuration_id=deployed.lambda_name) for key in keys]}
 
@@ -251,7 +228,11 @@ def test_keys_outside_photos_never_reach_the_service(deploy, photo_recognise_sto
 
     photo_recognise_stored.assert_not_called()
     assert result == {"recognised": 0, "unchanged": 0, "ignored": 2, "failed": 0}
-    ignored = [record.getMessage() for record in caplog.records if record.levelno == logging.INFO and record.getMessage().startswith("S3 event for")]
+    ignored = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.INFO and record.getMessage().startswith("S3 event for")
+    ]
     assert len(ignored) == 2 and "exports/2026-11-26.csv" in ignored[0] and "ignored" in ignored[0]
 
 
@@ -261,7 +242,10 @@ def test_one_failing_record_does_not_stop_the_others(deploy, photo_recognise_sto
 
     result = deployed.deliver(s3_event(deployed, "photos/1600000000000000001/0.jpg", "photos/1600000000000000002/0.jpg"))
 
-    assert photo_recognise_stored.call_args_list == [mock.call("photos/1600000000000000001/0.jpg"), mock.call("photos/1600000000000000002/0.jpg")]
+    assert photo_recognise_stored.call_args_list == [
+        mock.call("photos/1600000000000000001/0.jpg"),
+        mock.call("photos/1600000000000000002/0.jpg"),
+    ]
     assert result == {"recognised": 0, "unchanged": 1, "ignored": 0, "failed": 1}
     [failure] = [record for record in caplog.records if record.levelno == logging.ERROR and record.name == "bot.tasks"]
     assert "photos/1600000000000000001/0.jpg" in failure.getMessage() and failure.exc_info

@@ -1,17 +1,30 @@
 """Every row of the webhook's HTTP contract (ARCHITECTURE.md)."""
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import http.client
 import json
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from bot.models import Delivery, Tweet
 from bot.events import samples as payloads
-from tests.fixtures.webhook import CONSUMER_SECRET, WEBHOOK_URL, sign
+from bot.models import Delivery, Tweet
+from tests.fixtures.webhook import CONSUMER_SECRET, WEBHOOK_URL, encode, sign
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_it_answers_the_crc_challenge(client, consumer_secret):
@@ -36,7 +49,7 @@ def test_it_refuses_a_crc_token_that_is_not_shaped_like_x_s(client, consumer_sec
 
 
 def test_the_crc_endpoint_cannot_be_used_to_sign_a_forged_delivery(client, consumer_secret):
-    forged = '{"for_user_id": "%s", "tweet_create_events": [%s]}' % (payloads.BOT_ID, json.dumps(payloads.tweet()))
+    forged = f'{{"for_user_id": "{payloads.BOT_ID}", "tweet_create_events": [{json.dumps(payloads.tweet())}]}}'
     answer = client.get(WEBHOOK_URL, {"crc_token": forged})
     signature = answer.json().get("response_token", "sha256=none")
 
@@ -141,3 +154,131 @@ def test_it_does_not_need_a_csrf_token(consumer_secret):
     body = b'{"for_user_id": "1"}'
     response = strict.generic("POST", WEBHOOK_URL, body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=sign(body))
     assert response.status_code == 200
+
+
+# --- Nothing the CRC endpoint signs is ever recorded ---------------------------------------
+
+CRC_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.~-"
+
+
+def crc_signable_samples() -> list[str]:
+    """The attack run's tokens, the edges of the alphabet and lengths, and a seeded random spread."""
+    rng = random.Random(13)
+    tokens = ["01", "+1", "-0", "abc", "a", "=", "~", "1.", ".5", "1e", "NaN", "Infinity", "0x1f", "a" * 256, CRC_ALPHABET]
+    tokens += ["".join(rng.choice(CRC_ALPHABET) for _ in range(rng.randint(1, 256))) for _ in range(200)]
+    return tokens
+
+
+def test_no_text_the_crc_endpoint_signs_is_recorded_when_posted_back_with_that_signature(client, consumer_secret):
+    signed = 0
+    for token in crc_signable_samples():
+        answer = client.get(WEBHOOK_URL, {"crc_token": token})
+        if answer.status_code != 200:
+            continue  # not signed: nothing to replay
+        signed += 1
+        signature = answer.json()["response_token"]
+        response = client.generic(
+            "POST", WEBHOOK_URL, token.encode(), content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature
+        )
+        assert response.status_code == 400, token
+    assert signed > 200  # the CRC endpoint did sign them: the replays were validly signed
+    assert Delivery.objects.count() == 0 and Tweet.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", [b"null", b"123", b"true", b'"abc"'])
+def test_a_signed_json_value_is_still_kept_as_an_invalid_delivery_since_no_crc_answer_signs_it(client, post_signed, body):
+    assert client.get(WEBHOOK_URL, {"crc_token": body.decode()}).status_code == 400
+    assert post_signed(body).status_code == 400
+    assert Delivery.objects.get().outcome == Delivery.Outcome.INVALID
+
+
+# --- Chunked bodies, through real servers --------------------------------------------------
+
+
+def post_chunked(host: str, port: int, body: bytes, secret: str, chunk: int = 7) -> tuple[int, bytes]:
+    """POST body with Transfer-Encoding: chunked and no Content-Length, written in one go
+    (a server may answer before it reads the rest), then read the answer."""
+    framed = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + chunk]), body[i : i + chunk]) for i in range(0, len(body), chunk)) + b"0\r\n\r\n"
+    head = (
+        f"POST {WEBHOOK_URL} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Transfer-Encoding: chunked\r\nx-twitter-webhooks-signature: {sign(body, secret)}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, port), timeout=30) as connection:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it answered early: the answer is there to read
+            connection.sendall(head.encode() + framed)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, response.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_delivery_to_a_server_that_cannot_decode_it_gets_411_and_stores_nothing(live_server, consumer_secret):
+    # Django's development server (runserver, live_server) hands the view no body without Content-Length.
+    url = urlsplit(live_server.url)
+    body = encode(payloads.delivery(payloads.tweet()))
+    status, answer = post_chunked(url.hostname, url.port, body, consumer_secret)
+    assert status == 411 and b"Content-Length" in answer
+    assert Delivery.objects.count() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def gunicorn_site(tmp_path_factory):
+    """The site under gunicorn, on its own SQLite file, with a known consumer secret."""
+    tmp_path = tmp_path_factory.mktemp("gunicorn")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
+        "X_CONSUMER_SECRET": CONSUMER_SECRET,
+        "IMAGEBOT_DISPATCH": "inline",
+    }
+    env.pop("X_ACCESS_TOKEN", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "imagebot_site.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    try:
+        yield port, tmp_path / "site.sqlite3"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_chunked_delivery_under_gunicorn_is_read_and_recorded(gunicorn_site):
+    port, database = gunicorn_site
+    tweet = payloads.tweet()
+    body = encode(payloads.delivery(tweet))
+
+    status, answer = post_chunked("127.0.0.1", port, body, CONSUMER_SECRET)
+
+    assert (status, json.loads(answer)) == (200, {"ok": True})
+    with sqlite3.connect(database) as db:
+        assert db.execute("select x_id from bot_tweet").fetchall() == [(tweet["id_str"],)]
+        assert db.execute("select body from bot_delivery").fetchone()[0] == body
+
+
+def test_a_chunked_delivery_over_the_cap_under_gunicorn_gets_413(gunicorn_site):
+    port, database = gunicorn_site
+    body = encode({"for_user_id": "1", "pad": "x" * (1024 * 1024)})
+    with sqlite3.connect(database) as db:
+        before = db.execute("select count(*) from bot_delivery").fetchone()
+    status, _ = post_chunked("127.0.0.1", port, body, CONSUMER_SECRET, chunk=64 * 1024)
+    assert status == 413
+    with sqlite3.connect(database) as db:
+        assert db.execute("select count(*) from bot_delivery").fetchone() == before

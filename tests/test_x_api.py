@@ -2,7 +2,7 @@
 
 The fake verifies OAuth 1.0a signatures with oauthlib's server side and validates
 every request against the X API v2 OpenAPI document, so a test that passes here
-sent what X would accept. Waits go through x_api.sleep, replaced by a recorder.
+sent what X would accept. Waits go through x_api.sleep, replaced by a recorder (x_waits).
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from requests_oauthlib import OAuth1
 
 from bot import x_api
 from bot.x_api import XApiError
-from tests.fixtures.fake_x import DUPLICATE_CONTENT, SECRETS
+from tests.fixtures.fake_x import DUPLICATE_CONTENT, SECRETS, assert_x_saw_only_valid_requests
 
 REPLY = "Hi @ana. On your image, I can recognise: Dog, Pet, Animal, Mammal."
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch):
-    """Seconds x_api asked to wait, in order; nothing really waits."""
-    requested: list[float] = []
-    monkeypatch.setattr(x_api, "sleep", requested.append)
-    return requested
+pytestmark = pytest.mark.usefixtures("x_waits")  # x_api.sleep records what it was asked to wait; nothing waits
 
 
 def rate_limited(reset_in: float, **extra: str) -> dict[str, str]:
@@ -41,17 +36,17 @@ def rate_limited(reset_in: float, **extra: str) -> dict[str, str]:
 
 # --- Posting a reply ---------------------------------------------------------------
 
-def test_it_posts_a_signed_reply_that_the_spec_allows_and_returns_its_id(fake_x, waits):
+
+def test_it_posts_a_signed_reply_that_the_spec_allows_and_returns_its_id(fake_x, x_waits):
     post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1234567890123456789")
 
     (request,) = fake_x.requests
-    assert request.auth_kind == "oauth1" and request.auth_ok, request.auth_error
-    assert request.body_valid, request.validation_errors
+    assert_x_saw_only_valid_requests(fake_x)
     assert request.status == 201
     assert fake_x.posts() == [{"text": REPLY, "reply": {"in_reply_to_tweet_id": "1234567890123456789"}}]
     assert post_id.isdigit()
     assert x_api.post_reply("Another text", in_reply_to_tweet_id="1") != post_id
-    assert waits == []
+    assert x_waits == []
 
 
 def test_the_fake_rejects_a_signature_made_with_the_wrong_secret(fake_x, monkeypatch):
@@ -117,7 +112,8 @@ def test_an_invalid_reply_target_is_a_permanent_error_with_xs_reason(fake_x):
 
 # --- Rate limits ----------------------------------------------------------------------
 
-def test_it_waits_for_the_rate_limit_reset_then_posts(fake_x, waits):
+
+def test_it_waits_for_the_rate_limit_reset_then_posts(fake_x, x_waits):
     headers = rate_limited(2)
     reset = int(headers["x-rate-limit-reset"])
     fake_x.queue("POST", "/2/tweets", 429, headers=headers)
@@ -127,13 +123,13 @@ def test_it_waits_for_the_rate_limit_reset_then_posts(fake_x, waits):
     after = time.time()
 
     # Until the reset X named (whole seconds since the epoch), plus one second.
-    assert len(waits) == 1
-    assert reset + 1 - after <= waits[0] <= reset + 1 - before
+    assert len(x_waits) == 1
+    assert reset + 1 - after <= x_waits[0] <= reset + 1 - before
     assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [429, 201]
     assert post_id.isdigit()
 
 
-def test_a_reset_beyond_the_longest_wait_is_handed_back_as_temporary(fake_x, waits):
+def test_a_reset_beyond_the_longest_wait_is_handed_back_as_temporary(fake_x, x_waits):
     fake_x.queue("POST", "/2/tweets", 429, headers=rate_limited(3600))
 
     with pytest.raises(XApiError) as caught:
@@ -142,11 +138,11 @@ def test_a_reset_beyond_the_longest_wait_is_handed_back_as_temporary(fake_x, wai
     error = caught.value
     assert not error.permanent and error.status == 429
     assert 3590 < error.retry_after <= 3601
-    assert waits == []
+    assert x_waits == []
     assert len(fake_x.requests) == 1
 
 
-def test_an_exhausted_24_hour_user_limit_is_the_reset_that_counts(fake_x, waits):
+def test_an_exhausted_24_hour_user_limit_is_the_reset_that_counts(fake_x, x_waits):
     headers = rate_limited(
         5,
         **{
@@ -163,12 +159,13 @@ def test_an_exhausted_24_hour_user_limit_is_the_reset_that_counts(fake_x, waits)
 
     assert not caught.value.permanent
     assert caught.value.retry_after > 19_000
-    assert waits == []
+    assert x_waits == []
 
 
 # --- Server errors and timeouts ----------------------------------------------------------
 
-def test_it_retries_server_errors_then_posts(fake_x, waits, caplog):
+
+def test_it_retries_server_errors_then_posts(fake_x, x_waits, caplog):
     fake_x.queue("POST", "/2/tweets", 500)
     fake_x.queue("POST", "/2/tweets", 503)
 
@@ -177,14 +174,14 @@ def test_it_retries_server_errors_then_posts(fake_x, waits, caplog):
 
     assert post_id.isdigit()
     assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [500, 503, 201]
-    assert waits == [1.0, 2.0]
+    assert x_waits == [1.0, 2.0]
     assert len(caplog.records) == 2
     assert "retry 1 of 3" in caplog.records[0].getMessage()
     for secret in SECRETS:
         assert secret not in caplog.text
 
 
-def test_it_gives_up_after_the_last_retry_as_temporary(fake_x, waits, monkeypatch):
+def test_it_gives_up_after_the_last_retry_as_temporary(fake_x, x_waits, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "2")
     for _ in range(3):
         fake_x.queue("POST", "/2/tweets", 500)
@@ -194,20 +191,22 @@ def test_it_gives_up_after_the_last_retry_as_temporary(fake_x, waits, monkeypatc
 
     assert not caught.value.permanent and caught.value.status == 500
     assert len(fake_x.requests) == 3
-    assert waits == [1.0, 2.0]
+    assert x_waits == [1.0, 2.0]
     assert fake_x.posts() == []
 
 
-def test_a_request_timeout_from_x_is_retried(fake_x, waits):
-    fake_x.queue("POST", "/2/tweets", 408, body={"title": "Request Timeout", "detail": "took too long", "type": "about:blank", "status": 408})
+def test_a_request_timeout_from_x_is_retried(fake_x, x_waits):
+    fake_x.queue(
+        "POST", "/2/tweets", 408, body={"title": "Request Timeout", "detail": "took too long", "type": "about:blank", "status": 408}
+    )
 
     post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
 
     assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [408, 201]
-    assert post_id.isdigit() and waits == [1.0]
+    assert post_id.isdigit() and x_waits == [1.0]
 
 
-def test_a_server_error_then_a_duplicate_refusal_says_the_post_may_exist(fake_x, waits):
+def test_a_server_error_then_a_duplicate_refusal_says_the_post_may_exist(fake_x, x_waits):
     fake_x.queue("POST", "/2/tweets", 503)
     fake_x.queue("POST", "/2/tweets", 403, body=DUPLICATE_CONTENT)
 
@@ -217,7 +216,7 @@ def test_a_server_error_then_a_duplicate_refusal_says_the_post_may_exist(fake_x,
     assert caught.value.duplicate and caught.value.maybe_delivered
 
 
-def test_a_read_timeout_is_temporary(fake_x, waits, monkeypatch):
+def test_a_read_timeout_is_temporary(fake_x, x_waits, monkeypatch):
     monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
     monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "1")
     fake_x.queue("POST", "/2/tweets", 503, delay=0.6)
@@ -230,7 +229,7 @@ def test_a_read_timeout_is_temporary(fake_x, waits, monkeypatch):
     assert "read timeout" in caught.value.message
     assert caught.value.maybe_delivered  # X may have acted on a request whose answer never came
     assert len(fake_x.requests) == 2
-    assert waits == [1.0]
+    assert x_waits == [1.0]
 
 
 def test_a_retry_after_a_lost_answer_is_refused_as_duplicate(fake_x, monkeypatch):
@@ -247,7 +246,7 @@ def test_a_retry_after_a_lost_answer_is_refused_as_duplicate(fake_x, monkeypatch
     assert len(fake_x.posts()) == 1
 
 
-def test_an_unreachable_x_is_temporary(fake_x, waits, monkeypatch):
+def test_an_unreachable_x_is_temporary(fake_x, x_waits, monkeypatch):
     with socket_closed() as url:
         monkeypatch.setenv("X_API_BASE_URL", url)
         with pytest.raises(XApiError) as caught:
@@ -256,7 +255,7 @@ def test_an_unreachable_x_is_temporary(fake_x, waits, monkeypatch):
     assert not caught.value.permanent
     assert "connection failed" in caught.value.message
     assert not caught.value.maybe_delivered  # no connection, no post
-    assert waits == [1.0, 2.0, 4.0]
+    assert x_waits == [1.0, 2.0, 4.0]
 
 
 class socket_closed:
@@ -275,7 +274,8 @@ class socket_closed:
 
 # --- Refusals ---------------------------------------------------------------------------
 
-def test_duplicate_content_is_permanent_and_flagged(fake_x, waits):
+
+def test_duplicate_content_is_permanent_and_flagged(fake_x, x_waits):
     fake_x.queue("POST", "/2/tweets", 403, body=DUPLICATE_CONTENT)
 
     with pytest.raises(XApiError) as caught:
@@ -284,7 +284,7 @@ def test_duplicate_content_is_permanent_and_flagged(fake_x, waits):
     error = caught.value
     assert error.permanent and error.duplicate and error.status == 403 and not error.maybe_delivered
     assert error.message == "403 Forbidden: You are not allowed to create a Tweet with duplicate content."
-    assert waits == []
+    assert x_waits == []
 
 
 def test_the_fake_refuses_the_same_text_twice_like_x(fake_x):
@@ -301,18 +301,16 @@ def test_the_fake_refuses_the_same_text_twice_like_x(fake_x):
     "body, reason",
     [
         (
-            {"title": "Forbidden", "detail": "You are not permitted to reply to this conversation.",
-             "type": "about:blank", "status": 403},
+            {"title": "Forbidden", "detail": "You are not permitted to reply to this conversation.", "type": "about:blank", "status": 403},
             "403 Forbidden: You are not permitted to reply to this conversation.",
         ),
         (
-            {"errors": [{"message": "Your account is suspended and is not permitted to access this feature",
-                         "code": 64}]},
+            {"errors": [{"message": "Your account is suspended and is not permitted to access this feature", "code": 64}]},
             "403 Forbidden: Your account is suspended and is not permitted to access this feature",
         ),
     ],
 )
-def test_another_refusal_is_permanent_with_xs_reason(fake_x, waits, body, reason):
+def test_another_refusal_is_permanent_with_xs_reason(fake_x, x_waits, body, reason):
     fake_x.queue("POST", "/2/tweets", 403, body=body)
 
     with pytest.raises(XApiError) as caught:
@@ -321,7 +319,7 @@ def test_another_refusal_is_permanent_with_xs_reason(fake_x, waits, body, reason
     error = caught.value
     assert error.permanent and not error.duplicate and error.status == 403
     assert error.message == reason
-    assert waits == []
+    assert x_waits == []
     assert len(fake_x.requests) == 1
 
 
@@ -365,6 +363,7 @@ def test_the_fake_rejects_a_wrong_bearer_token_and_the_wrong_auth_kind(fake_x, m
 
 # --- Webhooks and the subscription -----------------------------------------------------
 
+
 def test_webhooks_and_the_subscription_round_trip_with_the_right_auth(fake_x):
     url = "https://bot.example.com/webhooks/x/"
 
@@ -390,10 +389,8 @@ def test_webhooks_and_the_subscription_round_trip_with_the_right_auth(fake_x):
         ("DELETE", "deleteWebhooks", "bearer"),
         ("GET", "getWebhooks", "bearer"),
     ]
-    for request in fake_x.requests:
-        assert request.auth_ok, request.auth_error
-        assert request.body_valid, request.validation_errors
-        assert 200 <= request.status < 300
+    assert_x_saw_only_valid_requests(fake_x, auth_kinds=("oauth1", "bearer"))
+    assert all(200 <= request.status < 300 for request in fake_x.requests)
 
 
 def test_an_unknown_webhook_is_a_permanent_error(fake_x):

@@ -3,4 +3,14 @@
 from bot.events.delivery import PayloadError, parse_delivery, payload_load
 from bot.events.types import Event, OtherEvent, ParsedDelivery, PhotoRef, TweetDeleteEvent, TweetEvent
 
-__all__ = ["Event", "OtherEvent", "ParsedDelivery", "PayloadError", "PhotoRef", "TweetDeleteEvent", "TweetEvent", "parse_delivery", "payload_load"]
+__all__ = [
+    "Event",
+    "OtherEvent",
+    "ParsedDelivery",
+    "PayloadError",
+    "PhotoRef",
+    "TweetDeleteEvent",
+    "TweetEvent",
+    "parse_delivery",
+    "payload_load",
+]

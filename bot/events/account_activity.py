@@ -17,7 +17,6 @@ def looks_like(payload: dict[str, Any]) -> bool:
     return "for_user_id" in payload or any(key.endswith("_events") for key in payload)
 
 
-
 def parse(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedDelivery:
     bot_id = read_id(payload.get("for_user_id")) or read_id(bot_user_id)
     events: list[Event] = []
@@ -37,8 +36,8 @@ def parse(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedDelivery:
                     events.append(tweet)
         elif key == "tweet_delete_events":
             for index, item in enumerate(items):
-                status = item.get("status") if isinstance(item, dict) else None
-                tweet_id = read_id(status.get("id_str") or status.get("id")) if isinstance(status, dict) else ""
+                status = read_dict(item.get("status")) if isinstance(item, dict) else {}
+                tweet_id = read_id(status.get("id_str") or status.get("id"))
                 if tweet_id:
                     events.append(TweetDeleteEvent(x_id=tweet_id, author_x_id=read_id(status.get("user_id_str") or status.get("user_id"))))
                 else:
@@ -97,19 +96,20 @@ def _mentions(entities: dict, display_text_range: Any, bot_id: str) -> bool:
 def _photos(source: dict, entities: dict) -> tuple[PhotoRef, ...]:
     # extended_entities lists every item with its real type; entities.media only the first, always "photo".
     media = read_list(read_dict(source.get("extended_entities")).get("media")) or read_list(entities.get("media"))
-    photos = []
+    photos: list[PhotoRef] = []
     for item in media:
         if not isinstance(item, dict):
             continue
         url = item.get("media_url_https") or item.get("media_url")
         if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH or storable(url) != url:
             continue
-        media_type = item.get("type") if item.get("type") in ("photo", "animated_gif", "video") else "photo"
+        kind = item.get("type")
+        media_type = kind if kind in ("photo", "animated_gif", "video") else "photo"
         photos.append(
-            PhotoRef(position=len(photos), url=url, media_type=media_type, media_key=read_text(item.get("media_key") or item.get("id_str"), 40))
+            PhotoRef(
+                position=len(photos), url=url, media_type=media_type, media_key=read_text(item.get("media_key") or item.get("id_str"), 40)
+            )
         )
         if len(photos) == MAX_PHOTOS:
             break
     return tuple(photos)
-
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from typing import Any
 
 BOT_ID = "1400000000000000001"
 BOT_NAME = "imagebot"
@@ -36,7 +37,7 @@ def user(user_id: str = AUTHOR_ID, screen_name: str = AUTHOR_NAME) -> dict:
 
 def media(kind: str = "photo", index: int = 0, tweet_id: str = "0") -> dict:
     media_id = str(1700000000000000000 + int(tweet_id[-6:] or 0) * 10 + index)
-    item = {
+    item: dict[str, Any] = {
         "id": int(media_id),
         "id_str": media_id,
         "indices": [20, 43],
@@ -60,7 +61,13 @@ def media(kind: str = "photo", index: int = 0, tweet_id: str = "0") -> dict:
 
 
 def mention(user_id: str = BOT_ID, screen_name: str = BOT_NAME, start: int = 0) -> dict:
-    return {"screen_name": screen_name, "name": screen_name, "id": int(user_id), "id_str": user_id, "indices": [start, start + 1 + len(screen_name)]}
+    return {
+        "screen_name": screen_name,
+        "name": screen_name,
+        "id": int(user_id),
+        "id_str": user_id,
+        "indices": [start, start + 1 + len(screen_name)],
+    }
 
 
 def tweet(
@@ -84,12 +91,16 @@ def tweet(
     tweet_id = tweet_id or next_id()
     kinds = kinds or ("photo",) * (len(urls) if urls else photos)
     items = [media(kind, i, tweet_id) for i, kind in enumerate(kinds)]
-    for item, url in zip(items, urls or ()):
+    for item, url in zip(items, urls or (), strict=False):
         item["media_url_https"] = url
-    text = text if text is not None else (f"@{bot_name} what is on this? https://t.co/abcDEF1234" if mention_bot else "look at this https://t.co/abcDEF1234")
+    text = (
+        text
+        if text is not None
+        else (f"@{bot_name} what is on this? https://t.co/abcDEF1234" if mention_bot else "look at this https://t.co/abcDEF1234")
+    )
     mentions = [mention(bot_id, bot_name, max(text.find(f"@{bot_name}"), 0))] if mention_bot else []
     entities = {"hashtags": [], "urls": [], "symbols": [], "user_mentions": mentions}
-    post = {
+    post: dict[str, Any] = {
         "created_at": created_at,
         "id": int(tweet_id),
         "id_str": tweet_id,
@@ -132,14 +143,19 @@ def truncated(post: dict, full_text: str) -> dict:
     }
     if "extended_entities" in post:
         post["extended_tweet"]["extended_entities"] = post.pop("extended_entities")
-    post["entities"] = {"hashtags": [], "urls": [{"url": "https://t.co/more", "expanded_url": f"https://x.com/i/web/status/{post['id_str']}"}], "symbols": [], "user_mentions": []}
+    post["entities"] = {
+        "hashtags": [],
+        "urls": [{"url": "https://t.co/more", "expanded_url": f"https://x.com/i/web/status/{post['id_str']}"}],
+        "symbols": [],
+        "user_mentions": [],
+    }
     post["text"] = full_text[:113] + "… https://t.co/more"
     post["truncated"] = True
     return post
 
 
-def delivery(*posts: dict, for_user_id: str = BOT_ID, **other_events) -> dict:
-    body = {"for_user_id": for_user_id}
+def delivery(*posts: dict, for_user_id: str = BOT_ID, **other_events: Any) -> dict:
+    body: dict[str, Any] = {"for_user_id": for_user_id}
     if posts:
         body["tweet_create_events"] = list(posts)
     body.update(other_events)

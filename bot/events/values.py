@@ -5,17 +5,24 @@ Shared by every payload parser, so a field means the same whichever format it ca
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+# What X's ids look like: a positive integer of at most 19 digits, no leading zero
+# (X's ids are 64-bit snowflakes). "0001" and "1" would otherwise be two tweets.
+X_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
 def read_id(value: Any) -> str:
-    """Ids as strings: id_str where X gives one (ids exceed 53 bits); bools and junk are no id."""
+    """An X id as a string (id_str where X gives one: ids exceed 53 bits); anything else,
+    bools, zero-padded or over-long numbers included, is no id."""
     if isinstance(value, bool):
         return ""
     if isinstance(value, int):
         value = str(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+    if isinstance(value, str) and value.isascii() and X_ID.fullmatch(value):
         return value
     return ""
 
@@ -51,6 +58,6 @@ def read_created_at(value: Any) -> datetime | None:
     try:
         moment = parsedate_to_datetime(value)
         # In UTC: databases refuse far-out offsets; far-out years overflow here instead.
-        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None

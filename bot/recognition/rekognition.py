@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -37,9 +37,12 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from bot import conf
-from bot import recognition as seam
+from bot import conf, recognition as seam
 from bot.recognition.types import MODERATION_FLOOR, DetectedLabel, Detection, RecognitionError
+
+if TYPE_CHECKING:
+    from mypy_boto3_rekognition import RekognitionClient
+    from mypy_boto3_rekognition.type_defs import LabelTypeDef, ModerationLabelTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -52,37 +55,41 @@ BACKOFF_CAP = 20.0
 sleep: Callable[[float], None] = time.sleep
 
 # Worth another try in a moment.
-TEMPORARY_ERROR_CODES = frozenset({
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "LimitExceededException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-})
+TEMPORARY_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 
 # The same request will fail the same way: the photo or the account needs fixing.
-PERMANENT_ERROR_CODES = frozenset({
-    "InvalidImageFormatException",
-    "ImageTooLargeException",
-    "InvalidS3ObjectException",
-    "InvalidParameterException",
-    "AccessDeniedException",
-    "AccessDenied",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-})
+PERMANENT_ERROR_CODES = frozenset(
+    {
+        "InvalidImageFormatException",
+        "ImageTooLargeException",
+        "InvalidS3ObjectException",
+        "InvalidParameterException",
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+    }
+)
 
 
-def rekognition_client():
+def rekognition_client() -> RekognitionClient:
     """The one factory for Rekognition clients.
 
     A fresh boto3 session each time, so credentials, region and AWS_ENDPOINT_URL are
@@ -130,13 +137,14 @@ def detect(image: dict, *, with_labels: bool = True) -> Detection:
         raise
     return Detection(
         labels=labels,
-        moderation_labels=tuple(
-            _moderation_label(item) for item in moderation_answer.get("ModerationLabels", ()) if item.get("Name")
-        ),
+        moderation_labels=tuple(_moderation_label(item) for item in moderation_answer.get("ModerationLabels", ()) if item.get("Name")),
     )
 
 
-def _call(method: Callable[..., dict], **params: Any) -> dict:
+_Answer = TypeVar("_Answer", bound=Mapping[str, object])
+
+
+def _call(method: Callable[..., _Answer], **params: Any) -> _Answer:
     """One Rekognition call, with up to IMAGEBOT_AWS_MAX_RETRIES extra tries after a temporary failure."""
     extra_tries = conf.aws_max_retries()
     attempt = 0
@@ -190,10 +198,10 @@ def _code(exc: Exception) -> str:
 
 def _backoff(attempt: int) -> float:
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-    return random.uniform(ceiling / 2, ceiling)
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter between retries, not a secret
 
 
-def _label(item: dict) -> DetectedLabel:
+def _label(item: LabelTypeDef) -> DetectedLabel:
     return DetectedLabel(
         name=item["Name"],
         confidence=float(item.get("Confidence", 0.0)),
@@ -202,7 +210,7 @@ def _label(item: dict) -> DetectedLabel:
     )
 
 
-def _moderation_label(item: dict) -> DetectedLabel:
+def _moderation_label(item: ModerationLabelTypeDef) -> DetectedLabel:
     parent = item.get("ParentName") or ""
     return DetectedLabel(
         name=item["Name"],

@@ -68,7 +68,7 @@ class _Tensor:
         if base is None:
             raise WeightsError(f"storage {self.storage.key} has no data")
         itemsize = base.itemsize
-        needed = self.offset + sum((size - 1) * stride for size, stride in zip(self.shape, self.strides)) + 1
+        needed = self.offset + sum((size - 1) * stride for size, stride in zip(self.shape, self.strides, strict=True)) + 1
         if any(size == 0 for size in self.shape):
             return np.zeros(self.shape, dtype=base.dtype)
         if self.offset < 0 or any(stride < 0 for stride in self.strides) or needed > base.size:
@@ -79,7 +79,15 @@ class _Tensor:
         return view.copy(order="C")  # contiguous, independent of the storage
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(
+    storage: object,
+    storage_offset: int,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
+    requires_grad: bool = False,
+    backward_hooks: object = None,
+    metadata: object = None,
+) -> _Tensor:
     if not isinstance(storage, _Storage):
         raise WeightsError("a tensor was rebuilt from something that is not a storage")
     return _Tensor(storage, int(storage_offset), tuple(int(n) for n in size), tuple(int(n) for n in stride))

@@ -20,7 +20,6 @@ from bot.services.settling import tweet_touch
 from bot.services.storage import photo_storage_name, storage_replace
 
 
-
 def photo_fetch(photo: Photo, *, give_up: bool = False) -> None:
     """Download, validate and store one photo. A photo that cannot be used is failed; the others go on.
 
@@ -117,6 +116,7 @@ def _recognition_image(photo: Photo) -> recognition.Image:
     storage = photo.file.storage
     bucket = getattr(storage, "bucket_name", None)
     if bucket:  # in S3: Rekognition reads the object itself; the local recogniser reads it through the storage
+
         def read() -> bytes:
             with storage.open(photo.file.name, "rb") as stored:
                 return stored.read()

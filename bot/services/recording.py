@@ -48,7 +48,8 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
             )
             # Every tweet's row in one order (a creation before its deletion), so deliveries
             # sharing tweets cannot deadlock.
-            for event in sorted((*parsed.tweets, *parsed.deletions), key=_id_order):
+            events: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
+            for event in sorted(events, key=_id_order):
                 if isinstance(event, TweetDeleteEvent):
                     tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
                 else:
@@ -57,7 +58,10 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         logger.exception("could not record a delivery of %d bytes", len(body))
         failed = Delivery.objects.create(
-            body=body, size=len(body), outcome=Delivery.Outcome.FAILED, detail=f"could not record it: {type(exc).__name__}: {exc}"[:MAX_DETAIL]
+            body=body,
+            size=len(body),
+            outcome=Delivery.Outcome.FAILED,
+            detail=f"could not record it: {type(exc).__name__}: {exc}"[:MAX_DETAIL],
         )
         raise RecordingFailed(failed.pk) from exc
     return delivery

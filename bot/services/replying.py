@@ -8,8 +8,7 @@ whether an earlier attempt posted it; the next wording is tried only when none c
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -73,7 +72,7 @@ def _tweet_reference(tweet: Tweet) -> str:
     """Words that tell this tweet apart from the author's others, for the last wording."""
     if tweet.posted_at is None:
         return ""
-    moment = tweet.posted_at.astimezone(dt_timezone.utc)
+    moment = tweet.posted_at.astimezone(UTC)
     return f"about your post of {moment.day} {moment:%b, %H:%M:%S} UTC"
 
 
@@ -147,19 +146,25 @@ def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> bool:
     try:
         search = x_api.reply_find(reply.tweet.x_id, text=reply.text, bot_user_id=reply.tweet.for_user_x_id)
     except x_api.XApiError as exc:
-        this_reply.move(Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; looking for an earlier reply failed: {exc.message}")
+        this_reply.move(
+            Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; looking for an earlier reply failed: {exc.message}"
+        )
         raise TemporaryFailure(f"reply: could not tell whether it was posted: {exc.message}") from exc
     if search.reply_id:
         this_reply.move(Reply.Status.POSTING, Reply.Status.POSTED, x_id=search.reply_id, posted_at=timezone.now(), last_error="")
         return False
     if reply.maybe_posted_at is not None and not _timeline_had_time(reply.maybe_posted_at, search):
         this_reply.move(
-            Reply.Status.POSTING, Reply.Status.PENDING, last_error=f"{refusal.message}; an earlier attempt may have posted it, not on the timeline yet"
+            Reply.Status.POSTING,
+            Reply.Status.PENDING,
+            last_error=f"{refusal.message}; an earlier attempt may have posted it, not on the timeline yet",
         )
         raise TemporaryFailure("reply: X calls it a duplicate and an earlier attempt may have posted it; looking again later")
     variant = reply.variant + 1
     if variant >= replies.REPLY_VARIANTS:
-        this_reply.move(Reply.Status.POSTING, Reply.Status.FAILED, last_error=f"{refusal.message} (every wording already answered other posts)")
+        this_reply.move(
+            Reply.Status.POSTING, Reply.Status.FAILED, last_error=f"{refusal.message} (every wording already answered other posts)"
+        )
         return False
     tweet = reply.tweet
     other_words = reply_text(tweet, list(tweet.photos.prefetch_related("labels")), variant=variant)

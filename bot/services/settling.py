@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -28,7 +29,9 @@ def tweet_touch(tweet_pk: int) -> None:
     Tweet.objects.filter(pk=tweet_pk, status__in=Tweet.PENDING_STATUSES).update(updated_at=timezone.now())
 
 
-def tweet_settle(tweet_pk: int, *, source: str | tuple[str, ...], target: str, last_error: str = "", updated_at=None) -> bool:
+def tweet_settle(
+    tweet_pk: int, *, source: str | tuple[str, ...], target: str, last_error: str = "", updated_at: datetime | None = None
+) -> bool:
     """Give a tweet its final status if it is still in `source` (and, with `updated_at`, untouched
     since the caller read it); its stored photos go then, unless they are kept."""
     cleanup = not conf.keep_photos()

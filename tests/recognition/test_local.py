@@ -142,7 +142,7 @@ class TestLoading:
             try:
                 barrier.wait()
                 results[name] = [label.name for label in detect(name).labels]
-            except Exception as exc:  # noqa: BLE001 (a thread reports its failure to the test)
+            except Exception as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=recognise, args=(name,)) for name in (CAT, COFFEE)]

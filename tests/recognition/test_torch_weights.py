@@ -57,7 +57,7 @@ def test_a_pickle_naming_os_system_is_refused_before_anything_runs(tmp_path):
 def test_a_real_weights_file_edited_to_name_another_global_is_refused(real_weights):
     tampered = real_weights.replace(b"ctorch._utils\n_rebuild_tensor_v2\n", b"cbuiltins\neval\n", 1)
 
-    with pytest.raises(torch_weights.UnsafeWeightsError, match="builtins.eval"):
+    with pytest.raises(torch_weights.UnsafeWeightsError, match=r"builtins\.eval"):
         torch_weights.load_state_dict(tampered)
 
 

@@ -4,8 +4,9 @@ Replaying is safe: tweets already known create nothing and dispatch nothing.
 """
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bot import services
 from bot.events import PayloadError, payload_load
@@ -15,22 +16,24 @@ from bot.models import Delivery
 class Command(BaseCommand):
     help = "Replay a webhook delivery from a file (raw JSON body) or from a stored delivery id."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("path", nargs="?", help="file with the raw delivery body")
         source.add_argument("--id", type=int, help="id of a stored Delivery")
 
-    def handle(self, *args, path=None, id=None, **options):
+    def handle(self, *args: Any, path: str | None = None, id: int | None = None, **options: Any) -> None:
         if id is not None:
             try:
                 body = bytes(Delivery.objects.get(pk=id).body)
             except Delivery.DoesNotExist:
                 raise CommandError(f"no delivery with id {id}") from None
-        else:
+        elif path is not None:
             try:
                 body = Path(path).read_bytes()
             except OSError as exc:
                 raise CommandError(f"cannot read {path}: {exc}") from None
+        else:  # argparse requires one of the two; call_command might not
+            raise CommandError("give a path or --id")
         try:
             payload = payload_load(body)
         except PayloadError as exc:

@@ -1,6 +1,7 @@
 """Re-dispatch stuck tweets; fail those out of attempts (the Lambda schedule runs the same service)."""
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand
 
@@ -10,5 +11,5 @@ from bot import services
 class Command(BaseCommand):
     help = "Re-dispatch tweets stuck in a non-final state; fail those that ran out of attempts."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(json.dumps(services.sweep()))

@@ -20,12 +20,14 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 
 from bot.events import samples
@@ -36,23 +38,23 @@ BOT_ID, BOT_NAME, AUTHOR_ID = "1", "imagebot", "2"
 
 
 class _PhotoHandler(BaseHTTPRequestHandler):
-    def __init__(self, *args, photo: bytes, content_type: str, **kwargs):
+    def __init__(self, *args: Any, photo: bytes, content_type: str, **kwargs: Any) -> None:
         self.photo, self.content_type = photo, content_type
         super().__init__(*args, **kwargs)
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", self.content_type)
         self.send_header("Content-Length", str(len(self.photo)))
         self.end_headers()
         self.wfile.write(self.photo)
 
-    def log_message(self, *args):
+    def log_message(self, *args: Any) -> None:
         pass
 
 
 @contextlib.contextmanager
-def _environ(**values: str):
+def _environ(**values: str) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -69,18 +71,18 @@ class Command(BaseCommand):
     help = "Feed a realistic signed mention with a local photo through the webhook; print the labels and the reply."
     answered = False
 
-    def run_from_argv(self, argv):
+    def run_from_argv(self, argv: list[str]) -> None:
         super().run_from_argv(argv)
         if not self.answered:
             sys.exit(1)
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("photo", help="path to an image file")
         parser.add_argument("--text", default=f"@{BOT_NAME} what do you see?", help="the tweet's text")
         parser.add_argument("--username", default="try_user", help="the author's handle")
         parser.add_argument("--post", action="store_true", help="really post the reply (needs X credentials)")
 
-    def handle(self, *args, photo, text, username, post, **options):
+    def handle(self, *args: Any, photo: str, text: str, username: str, post: bool, **options: Any) -> None:
         path = Path(photo)
         try:
             data = path.read_bytes()
@@ -92,7 +94,9 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{server.server_address[1]}/"
         secret = os.environ.get("X_CONSUMER_SECRET") or secrets.token_urlsafe(24)
         try:
-            with _environ(IMAGEBOT_MEDIA_URL_PREFIXES=base, IMAGEBOT_DISPATCH="inline", X_CONSUMER_SECRET=secret, X_DRY_RUN="0" if post else "1"):
+            with _environ(
+                IMAGEBOT_MEDIA_URL_PREFIXES=base, IMAGEBOT_DISPATCH="inline", X_CONSUMER_SECRET=secret, X_DRY_RUN="0" if post else "1"
+            ):
                 tweet_id = str(1_800_000_000_000_000_000 + time.time_ns() // 1000 % 10**15)
                 tweet = samples.tweet(
                     text=text,
@@ -108,7 +112,11 @@ class Command(BaseCommand):
                 body = json.dumps(samples.delivery(tweet, for_user_id=BOT_ID)).encode()
                 host = next((h for h in settings.ALLOWED_HOSTS if h not in ("*",) and not h.startswith(".")), "localhost")
                 response = Client().post(
-                    "/webhooks/x/", body, content_type="application/json", HTTP_HOST=host, HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature_for(secret, body)
+                    "/webhooks/x/",
+                    body,
+                    content_type="application/json",
+                    HTTP_HOST=host,
+                    HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature_for(secret, body),
                 )
         finally:
             server.shutdown()
@@ -121,7 +129,11 @@ class Command(BaseCommand):
         for photo in tweet.photos.prefetch_related("labels"):
             labels = ", ".join(f"{label.name} {label.confidence:.1f}%" for label in photo.labels.all() if not label.is_moderation)
             flagged = " [flagged]" if photo.flagged else ""
-            self.stdout.write(f"photo {photo.position + 1}: {photo.status}{flagged}" + (f": {labels}" if labels else "") + (f" ({photo.last_error})" if photo.last_error else ""))
+            self.stdout.write(
+                f"photo {photo.position + 1}: {photo.status}{flagged}"
+                + (f": {labels}" if labels else "")
+                + (f" ({photo.last_error})" if photo.last_error else "")
+            )
         reply = getattr(tweet, "reply", None)
         if reply is not None:
             self.stdout.write(f"reply ({reply.get_status_display()}): {reply.text}" + (f" [X id {reply.x_id}]" if reply.x_id else ""))

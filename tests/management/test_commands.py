@@ -1,4 +1,4 @@
-"""Management commands: each calls the same services the webhook and Lambda use."""
+"""bot/management/commands: each calls the same services the webhook and Lambda use."""
 
 import json
 from io import StringIO
@@ -6,9 +6,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from bot.models import Delivery, Reply, Tweet
 from bot.events import samples as payloads
+from bot.models import Delivery, Reply, Tweet
 from tests.fixtures.aws import labels_response, stub_detection
+from tests.fixtures.fake_x import assert_x_saw_only_valid_requests
 from tests.fixtures.media_server import make_image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,11 @@ def photo_file(tmp_path):
 
 @pytest.mark.django_db(transaction=True)  # real commits: dispatch runs inside the command, as in use
 def test_try_mention_runs_the_whole_bot_and_prints_labels_and_the_dry_run_reply(photo_file, rekognition_stub):
-    stub_detection(rekognition_stub, labels=labels_response(("Dog", 98.5, ["Animal", "Pet"]), ("Animal", 97.0)), image={"Bytes": photo_file.read_bytes()})
+    stub_detection(
+        rekognition_stub,
+        labels=labels_response(("Dog", 98.5, ["Animal", "Pet"]), ("Animal", 97.0)),
+        image={"Bytes": photo_file.read_bytes()},
+    )
 
     output = run("try_mention", str(photo_file), "--username", "ana")
 
@@ -60,8 +65,7 @@ def test_try_mention_refuses_a_missing_file(tmp_path):
         run("try_mention", str(tmp_path / "nope.jpg"))
 
 
-def test_replay_delivery_from_a_file_and_by_id_records_each_post_once(tmp_path, monkeypatch):
-    monkeypatch.setattr("bot.dispatch.dispatch", lambda job, pk: None)
+def test_replay_delivery_from_a_file_and_by_id_records_each_post_once(tmp_path, dispatched):
     body = json.dumps(payloads.delivery(payloads.tweet())).encode()
     path = tmp_path / "delivery.json"
     path.write_bytes(body)
@@ -85,11 +89,13 @@ def test_x_webhook_registers_lists_subscribes_and_checks_through_x(fake_x):
     assert [w["url"] for w in listed] == ["https://bot.example.com/webhooks/x/"]
     assert "subscribed" in run("x_webhook", "subscribe", webhook_id)
     assert json.loads(run("x_webhook", "check", webhook_id)) == {"subscribed": True}
-    assert all(request.auth_ok and request.body_valid for request in fake_x.requests)
+    assert_x_saw_only_valid_requests(fake_x, auth_kinds=("oauth1", "bearer"))
 
 
 def test_x_webhook_says_what_x_refused(fake_x):
-    fake_x.queue("POST", "/2/webhooks", 400, {"title": "Invalid Request", "detail": "CrcValidationFailed", "type": "about:blank", "status": 400})
+    fake_x.queue(
+        "POST", "/2/webhooks", 400, {"title": "Invalid Request", "detail": "CrcValidationFailed", "type": "about:blank", "status": 400}
+    )
     with pytest.raises(CommandError, match="CrcValidationFailed"):
         run("x_webhook", "register", "https://bot.example.com/webhooks/x/")
 

@@ -1,4 +1,4 @@
-"""The whole pipeline with photos in S3 (moto's server): webhook → fetch → S3 → Rekognition → reply.
+"""bot.services.processing with photos in S3 (moto's server): webhook → fetch → S3 → Rekognition → reply.
 
 Outside boundaries are real servers or real clients: the local media server, the fake X
 server (OAuth 1.0a and OpenAPI checked), moto's S3 server behind django-storages, and a
@@ -7,47 +7,42 @@ model, and `expected_params` checks that Rekognition is pointed at the S3 object
 Work is dispatched inline.
 
 S3 ObjectCreated notifications, built from the object moto holds, go through Zappa's
-lambda_handler to bot.tasks.s3_photo_created.
+lambda_handler to bot.tasks.s3_photo_created, which calls processing.photo_recognise_stored.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import quote_plus
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.utils import timezone
 
-from bot import conf, recognition, services
+from bot import recognition
 from bot.models import Label, Photo, Reply, Tweet
-from bot.events import samples as payloads
-from tests.fixtures.aws import labels_response, stub_detection
-from tests.fixtures.media_server import make_image_bytes
+from tests.fixtures.aws import stub_detection
+from tests.fixtures.media_server import make_image_bytes, serve_mention
+from tests.fixtures.pipeline import DOG, age
 
 pytestmark = pytest.mark.django_db
-
-DOG = labels_response(("Dog", 99.1, ("Animal", "Pet")), ("Animal", 99.1), ("Pet", 97.0))
-
 
 # --- Helpers --------------------------------------------------------------------------
 
 
 @pytest.fixture
-def pipeline(post_signed, s3_server, media_server, fake_x, rekognition_stub, django_capture_on_commit_callbacks, monkeypatch):
+def pipeline(deliver, s3_server, media_server, fake_x, rekognition_stub, django_capture_on_commit_callbacks, monkeypatch):
     """Everything a mention goes through, with S3 events off unless a test turns them on.
 
-    post_signed comes before fake_x: both set X_CONSUMER_*, and fake_x's must win.
+    deliver (through post_signed) comes before fake_x: both set X_CONSUMER_*, and fake_x's must win.
     """
     monkeypatch.setenv("IMAGEBOT_S3_EVENTS", "0")
-    return Pipeline(s3_server, media_server, fake_x, rekognition_stub, post_signed, django_capture_on_commit_callbacks)
+    return Pipeline(s3_server, media_server, fake_x, rekognition_stub, deliver, django_capture_on_commit_callbacks)
 
 
 class Pipeline:
-    def __init__(self, s3, media, x, stubber, post_signed, capture) -> None:
+    def __init__(self, s3, media, x, stubber, deliver, capture) -> None:
         self.s3, self.media, self.x, self.stubber = s3, media, x, stubber
-        self._post_signed, self._capture = post_signed, capture
+        self.deliver, self._capture = deliver, capture  # deliver(post): the shared fixture
         self.calls: list[dict] = []  # every Rekognition call: operation, Image, and what the bucket held then
         stubber.client.meta.events.register("before-parameter-build.rekognition.*", self._record_call)
 
@@ -55,21 +50,15 @@ class Pipeline:
         image = params.get("Image", {})
         name = image.get("S3Object", {}).get("Name")
         keys = self.s3.keys()
-        self.calls.append({"operation": model.name, "image": image, "bucket_keys": keys, "object": self.s3.body(name) if name in keys else None})
+        self.calls.append(
+            {"operation": model.name, "image": image, "bucket_keys": keys, "object": self.s3.body(name) if name in keys else None}
+        )
 
     def operations(self) -> list[str]:
         return [call["operation"] for call in self.calls]
 
     def mention(self, photos: int = 1) -> tuple[dict, list[bytes]]:
-        images = [make_image_bytes(color=color) for color in ("red", "green", "blue", "yellow")[:photos]]
-        tweet_id = payloads.next_id()
-        urls = [self.media.serve_image(f"/media/{tweet_id}-{i}.jpg", data) for i, data in enumerate(images)]
-        return payloads.tweet(tweet_id=tweet_id, urls=urls), images
-
-    def deliver(self, post: dict) -> None:
-        with self._capture(execute=True):
-            response = self._post_signed(payloads.delivery(post))
-        assert response.status_code == 200
+        return serve_mention(self.media, photos)
 
     def expect_recognition(self, key: str, labels: dict = DOG) -> None:
         stub_detection(self.stubber, labels=labels, image={"S3Object": {"Bucket": self.s3.name, "Name": key}})
@@ -87,11 +76,6 @@ def deliver_event(pipeline, lambda_handler):
 
 def key_of(post: dict, position: int = 0) -> str:
     return f"photos/{post['id_str']}/{position}.jpg"
-
-
-def age(tweet: Tweet) -> None:
-    """As if the last step on the tweet happened just over the sweep interval ago."""
-    Tweet.objects.filter(pk=tweet.pk).update(updated_at=timezone.now() - timedelta(seconds=conf.sweep_after_seconds() + 1))
 
 
 # --- The boundaries are the ones we think ---------------------------------------------
@@ -128,7 +112,7 @@ def test_without_s3_events_the_photo_is_stored_in_s3_recognised_there_replied_to
     assert tweet.status == Tweet.Status.DONE
     photo = tweet.photos.get()
     assert (photo.status, photo.file.name) == (Photo.Status.RECOGNISED, "")
-    assert set(Label.objects.filter(photo=photo).values_list("name", flat=True)) == {"Dog", "Animal", "Pet"}
+    assert set(Label.objects.filter(photo=photo).values_list("name", flat=True)) == {"Dog", "Pet", "Animal", "Mammal"}
     assert tweet.reply.status == Reply.Status.POSTED
 
 
@@ -255,19 +239,19 @@ def test_a_url_encoded_key_in_the_event_is_decoded(s3_events, deliver_event):
 # --- S3 events on, but the event never comes: the sweeper falls back ---------------------
 
 
-def test_when_the_s3_event_never_comes_the_sweeper_has_the_photo_recognised_directly(s3_events, deliver_event):
+def test_when_the_s3_event_never_comes_the_sweeper_has_the_photo_recognised_directly(s3_events, deliver_event, sweep):
     post, _ = s3_events.mention()
     key = key_of(post)
     s3_events.deliver(post)
     late_event = s3_events.s3.event(key)
     tweet = Tweet.objects.get(x_id=post["id_str"])
 
-    assert s3_events.run(services.sweep) == {"redispatched": 0, "failed": 0, "photos_deleted": 0}  # not stuck yet
+    assert sweep() == {"redispatched": 0, "failed": 0, "photos_deleted": 0}  # not stuck yet
     assert s3_events.calls == []
 
     age(tweet)
     s3_events.expect_recognition(key)
-    assert s3_events.run(services.sweep) == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
+    assert sweep() == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
 
     s3_events.stubber.assert_no_pending_responses()
     assert s3_events.operations() == ["DetectLabels", "DetectModerationLabels"]
@@ -290,7 +274,7 @@ class WorkerKilled(BaseException):
     """A Lambda timeout: the process stops where it is, no except clause runs."""
 
 
-def test_a_photo_whose_object_was_never_written_is_fetched_again_on_the_retry(pipeline, monkeypatch):
+def test_a_photo_whose_object_was_never_written_is_fetched_again_on_the_retry(pipeline, sweep, monkeypatch):
     post, [image] = pipeline.mention()
     key = key_of(post)
 
@@ -306,13 +290,16 @@ def test_a_photo_whose_object_was_never_written_is_fetched_again_on_the_retry(pi
 
     # What Rekognition answers for a missing object, then its answers once the photo is there.
     pipeline.stubber.add_client_error(
-        "detect_labels", "InvalidS3ObjectException", "Unable to get object metadata from S3. Check object key, region and/or access permissions.", 400,
+        "detect_labels",
+        "InvalidS3ObjectException",
+        "Unable to get object metadata from S3. Check object key, region and/or access permissions.",
+        400,
         expected_params={"Image": {"S3Object": {"Bucket": pipeline.s3.name, "Name": key}}, "MaxLabels": 5, "MinConfidence": 85.0},
     )
     pipeline.expect_recognition(key)
     for _ in range(3):  # the sweeper's next rounds
         age(tweet)
-        pipeline.run(services.sweep)
+        sweep()
 
     tweet.refresh_from_db()
     photo = tweet.photos.get()
@@ -324,12 +311,12 @@ def test_a_photo_whose_object_was_never_written_is_fetched_again_on_the_retry(pi
     assert tweet.status == Tweet.Status.DONE
 
 
-def test_the_same_pipeline_runs_on_moto_in_process(
-    s3_in_process, media_server, fake_x, rekognition_stub, post_signed, django_capture_on_commit_callbacks, monkeypatch
+def test_with_moto_in_process_the_photo_is_stored_recognised_and_replied_to_the_same_way(
+    s3_in_process, media_server, fake_x, rekognition_stub, deliver, django_capture_on_commit_callbacks, monkeypatch
 ):
     monkeypatch.setenv("IMAGEBOT_S3_EVENTS", "0")
     monkeypatch.setenv("IMAGEBOT_KEEP_PHOTOS", "1")
-    pipeline = Pipeline(s3_in_process, media_server, fake_x, rekognition_stub, post_signed, django_capture_on_commit_callbacks)
+    pipeline = Pipeline(s3_in_process, media_server, fake_x, rekognition_stub, deliver, django_capture_on_commit_callbacks)
     post, [image] = pipeline.mention()
     pipeline.expect_recognition(key_of(post))
 

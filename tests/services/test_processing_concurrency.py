@@ -1,4 +1,4 @@
-"""The whole pipeline under real concurrency, on PostgreSQL (skipped on other databases).
+"""bot.services.processing and sweeping under real concurrency, on PostgreSQL (skipped on other databases).
 
 Copies of one mention, sweepers and late workers race from threads, each with its own
 database connection, and work is dispatched inline (each request's on-commit dispatch runs
@@ -11,7 +11,6 @@ Rekognition's real API model.
 from __future__ import annotations
 
 import copy
-import os
 import threading
 import time
 from collections import Counter
@@ -20,22 +19,17 @@ from datetime import timedelta
 import boto3
 import pytest
 from botocore.validate import validate_parameters
-from django.db import connection, connections
-from django.test import Client
 from django.utils import timezone
 
 from bot import conf, dispatch, recognition, services
-from bot.models import Delivery, Photo, Reply, Tweet
 from bot.events import samples as payloads
+from bot.models import Delivery, Photo, Reply, Tweet
 from tests.fixtures.aws import labels_response, moderation_response
-from tests.fixtures.media_server import make_image_bytes
-from tests.fixtures.webhook import WEBHOOK_URL, encode, sign
+from tests.fixtures.media_server import serve_mention
+from tests.fixtures.racing import POSTGRES_ONLY, race
+from tests.fixtures.webhook import encode, webhook_post
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs DATABASE_URL pointing at PostgreSQL"),
-]
+pytestmark = POSTGRES_ONLY
 
 PHOTOS = 4
 
@@ -99,38 +93,7 @@ def dispatches(monkeypatch) -> list[tuple[str, int]]:
 @pytest.fixture
 def mention(consumer_secret, fake_x, media_server, rekognition):
     """A mention with PHOTOS distinct photos on the media server; consumer_secret before fake_x so fake_x's keys win."""
-    images = [make_image_bytes(color=color) for color in ("red", "green", "blue", "yellow")[:PHOTOS]]
-    tweet_id = payloads.next_id()
-    urls = [media_server.serve_image(f"/media/{tweet_id}-{i}.jpg", data) for i, data in enumerate(images)]
-    return payloads.tweet(tweet_id=tweet_id, urls=urls), images
-
-
-def race(*functions) -> list:
-    """Run each function in its own thread, all released at once; their results (or exceptions)."""
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def run(index: int, function) -> None:
-        try:
-            barrier.wait()
-            results[index] = function()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a racing thread never finished"
-    return results
-
-
-def webhook_post(body: bytes):
-    signature = sign(body, os.environ["X_CONSUMER_SECRET"])
-    return lambda: Client().generic("POST", WEBHOOK_URL, body, content_type="application/json", HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signature).status_code
+    return serve_mention(media_server, PHOTOS)
 
 
 def assert_processed_once(tweet_id: str, images: list[bytes], rekognition, fake_x, media_server) -> None:
@@ -211,7 +174,7 @@ def test_every_photo_event_delivered_twice_at_once_costs_one_detection_per_photo
     mention, rekognition, fake_x, media_server, s3_server, lambda_handler, monkeypatch
 ):
     monkeypatch.setenv("IMAGEBOT_S3_EVENTS", "1")
-    post, images = mention
+    post, _images = mention
     assert webhook_post(encode(payloads.delivery(post)))() == 200
     keys = [f"photos/{post['id_str']}/{position}.jpg" for position in range(PHOTOS)]
     assert s3_server.keys() == keys

@@ -1,9 +1,8 @@
-"""Parsing realistic Account Activity deliveries into plain events."""
+"""bot.events.account_activity: realistic Account Activity deliveries become plain events."""
 
 import copy
 
-from bot.events import OtherEvent, TweetDeleteEvent, TweetEvent, parse_delivery
-from bot.events import samples as payloads
+from bot.events import OtherEvent, TweetDeleteEvent, TweetEvent, parse_delivery, samples as payloads
 from bot.events.samples import AUTHOR_ID, BOT_ID, BOT_NAME
 
 
@@ -96,7 +95,9 @@ def test_a_quote_of_someone_else_without_a_mention_is_not_for_the_bot():
 
 
 def test_it_flags_the_bots_own_reply():
-    own = payloads.tweet(author_id=BOT_ID, author_name=BOT_NAME, mention_bot=False, text="@ana Hi @ana. On your image, I can recognise: Dog.")
+    own = payloads.tweet(
+        author_id=BOT_ID, author_name=BOT_NAME, mention_bot=False, text="@ana Hi @ana. On your image, I can recognise: Dog."
+    )
     own.update(in_reply_to_status_id_str="1600000000000000555", in_reply_to_user_id_str=AUTHOR_ID)
     post = only_post(payloads.delivery(own))
     assert post.is_own and post.skip_reason == "own tweet"
@@ -148,8 +149,3 @@ def test_it_reports_malformed_items_and_keeps_the_rest():
     parsed = parse_delivery(payloads.delivery(good, bad, "junk"))
     assert [p.x_id for p in parsed.tweets] == [good["id_str"]]
     assert len(parsed.problems) == 2
-
-
-def test_an_unknown_format_yields_no_events():
-    parsed = parse_delivery({"data": [{"id": "1"}]})
-    assert parsed.events == () and parsed.kinds == ("unknown",)

@@ -1,0 +1,299 @@
+"""bot.services.sweeping: nothing is silently dropped.
+
+Tweets left half-way are finished, with one reply; out of attempts they fail with their
+reason; clean-ups that failed are finished. End to end through the webhook, as in
+test_processing.py; `age` (tests/fixtures/pipeline.py) makes time pass for the sweeper.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from bot import recognition, services, x_api
+from bot.events import samples as payloads
+from bot.models import Photo, Reply, Tweet
+from tests.fixtures.aws import stub_detection
+from tests.fixtures.fake_x import assert_x_saw_only_valid_requests
+from tests.fixtures.media_server import serve_jpeg
+from tests.fixtures.pipeline import DOG, DOG_REPLY, X_ERROR_500, age, reply_body, stored_files
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("x_waits")]  # nothing waits for X
+
+
+# --- X failing beyond the request's retries ---------------------------------------------
+
+
+def test_x_failing_beyond_retries_leaves_the_reply_for_the_sweeper_which_posts_it_once(
+    deliver, sweep, fake_x, media_server, rekognition_stub, x_waits
+):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    for _ in range(4):  # the first try and IMAGEBOT_X_MAX_RETRIES (3) more
+        fake_x.queue("POST", "/2/tweets", 500)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    tweet, reply = Tweet.objects.get(), Reply.objects.get()
+    assert (tweet.status, tweet.last_error) == (Tweet.Status.PROCESSING, f"reply: {X_ERROR_500}")
+    assert (reply.status, reply.attempts, reply.last_error) == (Reply.Status.PENDING, 1, X_ERROR_500)
+    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [500] * 4 and fake_x.posts() == []
+    assert x_waits == [1.0, 2.0, 4.0]
+    assert len(stored_files()) == 1  # kept until the reply settles
+    assert sweep() == {"redispatched": 0, "failed": 0, "photos_deleted": 0}  # too recent for the sweeper
+
+    age(tweet)
+    assert sweep() == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
+
+    tweet.refresh_from_db(), reply.refresh_from_db()
+    assert (tweet.status, tweet.last_error, tweet.attempts) == (Tweet.Status.DONE, "", 2)
+    assert (reply.status, reply.attempts, reply.text) == (Reply.Status.POSTED, 2, DOG_REPLY)
+    assert reply.x_id.isdigit()
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    assert_x_saw_only_valid_requests(fake_x)
+    assert stored_files() == []
+    rekognition_stub.assert_no_pending_responses()  # the photo was not recognised again
+    assert sweep() == {"redispatched": 0, "failed": 0, "photos_deleted": 0}
+
+
+def test_a_lost_answer_without_retries_is_settled_by_the_sweeper_without_a_second_post(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
+):
+    """The same lost answer when the retry is the sweeper's: X's duplicate refusal proves the post exists."""
+    monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 201, delay=1.0)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    tweet, reply = Tweet.objects.get(), Reply.objects.get()
+    assert tweet.status == Tweet.Status.PROCESSING
+    assert tweet.last_error == "reply: POST /2/tweets: no answer within 0.2 s (read timeout)"
+    assert reply.status == Reply.Status.PENDING
+
+    age(tweet)
+    sweep()
+
+    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [201, 403]
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    reply.refresh_from_db(), tweet.refresh_from_db()
+    assert (reply.status, reply.attempts) == (Reply.Status.POSTED, 2)
+    assert reply.x_id.isdigit() and reply.last_error == ""  # found on the bot's own timeline
+    assert tweet.status == Tweet.Status.DONE and stored_files() == []
+
+
+# --- Workers that die -------------------------------------------------------------------
+
+
+def test_a_worker_dying_during_recognition_is_finished_by_the_sweeper_with_one_post(
+    deliver, sweep, fake_x, media_server, rekognition_stub, rekognition_calls, monkeypatch, caplog
+):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_detect = recognition.detect
+
+    def dies_once(image, **kwargs):
+        monkeypatch.setattr(recognition, "detect", real_detect)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(recognition, "detect", dies_once)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)  # still answered 200: the crash is logged and the rows keep the work
+
+    assert "worker killed" in caplog.text
+
+    tweet, photo = Tweet.objects.get(), Photo.objects.get()
+    assert (tweet.status, tweet.last_error) == (Tweet.Status.PROCESSING, "RuntimeError: worker killed")
+    assert photo.status == Photo.Status.RECOGNISING and rekognition_calls == [] and fake_x.requests == []
+
+    age(tweet)
+    assert sweep() == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
+
+    tweet.refresh_from_db()
+    assert (tweet.status, tweet.last_error, tweet.attempts) == (Tweet.Status.DONE, "", 2)
+    assert Photo.objects.get().status == Photo.Status.RECOGNISED
+    assert len(rekognition_calls.named("DetectLabels")) == 1
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    assert len(media_server.requests) == 1  # the stored photo was used, not fetched again
+    rekognition_stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("x_got_it", [False, True], ids=["before-x-was-called", "after-x-posted-it"])
+def test_a_reply_left_posting_by_a_dead_worker_is_posted_exactly_once(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch, x_got_it, caplog
+):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_post_reply = x_api.post_reply
+
+    def dies(text, *, in_reply_to_tweet_id):
+        monkeypatch.setattr(x_api, "post_reply", real_post_reply)
+        if x_got_it:
+            real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(x_api, "post_reply", dies)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)  # still answered 200: the crash is logged and the rows keep the work
+
+    assert "worker killed" in caplog.text
+
+    assert Reply.objects.get().status == Reply.Status.POSTING
+    assert len(fake_x.posts()) == (1 if x_got_it else 0)
+
+    age(Tweet.objects.get())
+    assert sweep() == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
+
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    assert (reply.status, reply.attempts) == (Reply.Status.POSTED, 2)
+    assert tweet.status == Tweet.Status.DONE and stored_files() == []
+    assert reply.x_id.isdigit() and reply.last_error == ""  # X's own id, also when found on the timeline
+
+
+def test_the_sweeper_leaves_a_step_claimed_recently_to_its_worker(
+    deliver, sweep, fake_x, media_server, rekognition_stub, rekognition_calls, monkeypatch
+):
+    # A recognition claimed just now (say, by a late S3 event's worker) on a post whose
+    # own row has not changed for a while: the sweeper must not hand it to a second worker.
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_detect = recognition.detect
+
+    def still_running(image, **kwargs):  # leaves the photo claimed, as a worker mid-call does
+        raise RuntimeError("still running")
+
+    monkeypatch.setattr(recognition, "detect", still_running)
+    post = payloads.tweet(urls=[url])
+    deliver(post)
+    photo, tweet = Photo.objects.get(), Tweet.objects.get()
+    assert photo.status == Photo.Status.RECOGNISING
+    Tweet.objects.filter(pk=tweet.pk).update(updated_at=timezone.now() - timedelta(hours=1))  # only the post looks old
+    monkeypatch.setattr(recognition, "detect", real_detect)
+
+    sweep()
+
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.RECOGNISING and rekognition_calls == []  # left to its worker
+    assert fake_x.posts() == []
+
+    age(Tweet.objects.get())  # now the claim is old too: its worker is gone
+    sweep()
+
+    assert len(rekognition_calls.named("DetectLabels")) == 1
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+
+
+# --- Giving up --------------------------------------------------------------------------
+
+
+def test_the_sweeper_gives_up_after_the_maximum_attempts_with_the_last_error(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
+):
+    monkeypatch.setenv("IMAGEBOT_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    for _ in range(3):
+        fake_x.queue("POST", "/2/tweets", 500)
+
+    deliver(payloads.tweet(urls=[url]))
+    tweet = Tweet.objects.get()
+    age(tweet)
+    assert sweep() == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
+    tweet.refresh_from_db()
+    assert (tweet.status, tweet.attempts) == (Tweet.Status.PROCESSING, 2)
+    age(tweet)
+    assert sweep() == {"redispatched": 0, "failed": 1, "photos_deleted": 0}
+
+    tweet.refresh_from_db()
+    assert tweet.status == Tweet.Status.FAILED
+    assert tweet.last_error == f"gave up after 2 attempts: reply: {X_ERROR_500}"
+    assert len(fake_x.calls("POST", "/2/tweets")) == 2 and fake_x.posts() == []
+    age(tweet)
+    assert sweep() == {"redispatched": 0, "failed": 0, "photos_deleted": 0}
+    assert len(fake_x.calls("POST", "/2/tweets")) == 2
+
+
+def test_a_tweet_the_sweeper_gave_up_on_keeps_no_stored_photos(deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 500)
+
+    deliver(payloads.tweet(urls=[url]))
+    age(Tweet.objects.get())
+    assert sweep() == {"redispatched": 0, "failed": 1, "photos_deleted": 0}
+
+    assert Tweet.objects.get().status == Tweet.Status.FAILED
+    assert stored_files() == [] and Photo.objects.get().file.name == ""
+
+
+def test_a_photo_that_keeps_failing_is_given_up_on_the_last_attempt_and_the_others_answered(
+    deliver, sweep, fake_x, media_server, rekognition_stub, rekognition_calls, monkeypatch
+):
+    monkeypatch.setenv("IMAGEBOT_MAX_ATTEMPTS", "2")
+    good, _ = serve_jpeg(media_server)
+    bad = media_server.route("/busy.jpg", b"try later", status=503, content_type="text/plain")
+    stub_detection(rekognition_stub, labels=DOG)
+    post = payloads.tweet(urls=[good, bad])
+
+    deliver(post)
+
+    photos = list(Photo.objects.order_by("position"))
+    assert [photo.status for photo in photos] == [Photo.Status.RECOGNISED, Photo.Status.PENDING]  # the good one went on
+    assert fake_x.posts() == []
+
+    age(Tweet.objects.get())
+    sweep()  # the last attempt
+
+    photos = list(Photo.objects.order_by("position"))
+    assert photos[1].status == Photo.Status.FAILED and photos[1].last_error == f"gave up: HTTP 503 for {bad}"
+    (sent,) = fake_x.posts()
+    assert sent["reply"]["in_reply_to_tweet_id"] == post["id_str"] and "Dog" in sent["text"]
+    assert Tweet.objects.get().status == Tweet.Status.DONE
+    assert len(rekognition_calls.named("DetectLabels")) == 1  # the good photo, once
+
+
+# --- Stored photos left behind ----------------------------------------------------------
+
+
+def test_the_sweeper_removes_photos_a_failed_clean_up_left_behind(deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_delete = services.settling.tweet_photos_delete
+    monkeypatch.setattr(services.settling, "tweet_photos_delete", lambda tweet_pk: 0)  # storage refusing deletes
+    post = payloads.tweet(urls=[url])
+    deliver(post)
+    tweet = Tweet.objects.get()
+    assert tweet.status == Tweet.Status.DONE and len(stored_files()) == 1
+    monkeypatch.setattr(services.settling, "tweet_photos_delete", real_delete)  # storage working again
+
+    assert sweep()["photos_deleted"] == 0  # not before the sweep delay
+    age(tweet)
+    assert sweep() == {"redispatched": 0, "failed": 0, "photos_deleted": 1}
+    assert stored_files() == [] and Photo.objects.get().file.name == ""
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]  # nothing else was done again
+
+
+def test_photos_kept_on_purpose_stay_when_keeping_is_turned_off_later(deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_KEEP_PHOTOS", "true")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    deliver(payloads.tweet(urls=[url]))
+    assert Tweet.objects.get().status == Tweet.Status.DONE and len(stored_files()) == 1
+
+    monkeypatch.setenv("IMAGEBOT_KEEP_PHOTOS", "false")
+    age(Tweet.objects.get())
+
+    assert sweep()["photos_deleted"] == 0
+    assert len(stored_files()) == 1  # only clean-ups that failed are finished by the sweeper
