@@ -3,7 +3,8 @@
 `fetch_image(url)` is the whole job: `download(url)` then `prepare_image(data)`.
 
 Downloading only ever touches URLs under one of `conf.media_url_prefixes()`
-(http/https, no user@ part), follows at most MAX_REDIRECTS redirects itself and
+(http/https, no user@ part, the path in normal form so no "../" or "%2e%2e/" climbs
+out of a prefix's path, which ends at a segment boundary), follows at most MAX_REDIRECTS redirects itself and
 checks each target against the same allow-list, uses `conf.media_timeout()` for
 each connect and read, gives up when the whole download takes longer than
 `conf.media_total_timeout()` (a server dripping bytes inside the read timeout), and
@@ -24,11 +25,12 @@ import contextlib
 import io
 import logging
 import socket
+import string
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -54,6 +56,7 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 _PASS_THROUGH = {"JPEG": {"L", "RGB"}, "MPO": {"L", "RGB"}, "PNG": None}  # None: any mode
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
 _TEMPORARY_STATUSES = {408, 429}
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")  # RFC 3986 2.3
 
 
 class MediaError(Exception):
@@ -87,20 +90,52 @@ def make_session() -> requests.Session:
 
 
 def url_allowed(url: str) -> bool:
-    """True if url is http(s), has no user@ part and starts with an allow-listed prefix."""
+    """True if url is http(s), has no user@ part, its path is in normal form and lies under an allow-listed prefix.
+
+    A prefix's path ends at a segment boundary: "https://pbs.twimg.com/media" admits
+    /media and /media/a.jpg, never /media-evil/a.jpg.
+    """
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):  # urlsplit would drop some of them silently
+        return False
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
     if parts.scheme not in {"http", "https"} or "@" in parts.netloc:
         return False
-    return any(_under_prefix(url, parts.netloc, prefix) for prefix in conf.media_url_prefixes())
+    path = parts.path or "/"
+    if not _in_normal_form(path):
+        return False
+    return any(_under_prefix(parts, path, prefix) for prefix in conf.media_url_prefixes())
 
 
-def _under_prefix(url: str, netloc: str, prefix: str) -> bool:
+def _under_prefix(parts: SplitResult, path: str, prefix: str) -> bool:
     # Comparing hosts too keeps a prefix written without its trailing slash
     # ("https://pbs.twimg.com") from letting "https://pbs.twimg.com.evil.example/" through.
-    return url.startswith(prefix) and netloc == urlsplit(prefix).netloc
+    allowed = urlsplit(prefix)
+    if (parts.scheme, parts.netloc) != (allowed.scheme, allowed.netloc):
+        return False
+    base = allowed.path or "/"
+    return path.startswith(base) if base.endswith("/") else path == base or path.startswith(base + "/")
+
+
+def _in_normal_form(path: str) -> bool:
+    """True if normalising path (RFC 3986: escaped unreserved characters decoded, dot segments removed) leaves it as it is.
+
+    Also False where servers disagree on what a path means: escaped "/", "\\" or "%", a
+    backslash, "..;x" (read as ".." by some), a malformed escape. A path that is not in normal
+    form is never compared with a prefix: requests decodes %2e to "." and urllib3 then
+    removes "..", so /media/%2e%2e/evil.jpg would be fetched as /evil.jpg.
+    """
+    if "\\" in path:
+        return False
+    for piece in path.split("%")[1:]:
+        code = piece[:2]
+        if len(code) < 2 or any(digit not in string.hexdigits for digit in code):
+            return False
+        if chr(int(code, 16)) in _UNRESERVED | {"/", "\\", "%"}:
+            return False
+    return not any(segment.split(";", 1)[0] in {".", ".."} for segment in path.split("/"))
 
 
 def download(url: str) -> bytes:

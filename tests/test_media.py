@@ -75,6 +75,66 @@ def test_the_default_allow_list_is_twitters_media_hosts(monkeypatch):
     assert not url_allowed("http://pbs.twimg.com/media/abc.jpg")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../evil.jpg",
+        "a/../../evil.jpg",
+        "./../evil.jpg",
+        "%2e%2e/evil.jpg",
+        "%2E%2E/evil.jpg",
+        ".%2e/evil.jpg",
+        "%2e./evil.jpg",
+        "..;/evil.jpg",
+        "..%2fevil.jpg",
+        "%2e%2e%2fevil.jpg",
+        "..%5cevil.jpg",
+        "..\\evil.jpg",
+        "%252e%252e/evil.jpg",
+        "..%zz/evil.jpg",
+        "ok.jpg/..",
+        "%6f%6b.jpg",
+        "..\t/evil.jpg",
+    ],
+)
+def test_a_path_not_in_normal_form_is_refused_as_it_could_leave_the_prefix(monkeypatch, path):
+    # requests turns %2e into "." and urllib3 then removes "..": /media/%2e%2e/evil.jpg is fetched as /evil.jpg.
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", "https://pbs.twimg.com/media/")
+
+    assert not url_allowed(f"https://pbs.twimg.com/media/{path}")
+
+
+def test_a_path_in_normal_form_under_the_prefix_is_allowed(monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", "https://pbs.twimg.com/media/")
+
+    assert url_allowed("https://pbs.twimg.com/media/Fx1_a-b.c~d.jpg?format=jpg&name=large")
+    assert url_allowed("https://pbs.twimg.com/media/caf%C3%A9%20%e2%82%ac.jpg")  # escapes of what is not unreserved
+    assert url_allowed("https://pbs.twimg.com/media/a..b/...jpg")  # dots, but no dot segment
+    assert not url_allowed("https://pbs.twimg.com/evil.jpg")
+
+
+def test_a_prefixs_path_ends_at_a_segment_boundary(monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", "https://pbs.twimg.com/media")
+
+    assert url_allowed("https://pbs.twimg.com/media")
+    assert url_allowed("https://pbs.twimg.com/media/a.jpg")
+    assert not url_allowed("https://pbs.twimg.com/media-evil/a.jpg")
+    assert not url_allowed("https://pbs.twimg.com/mediaevil.jpg")
+
+
+def test_a_url_with_dot_segments_is_refused_without_a_request(media_server, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", media_server.url("/media/"))
+    media_server.serve_image("/secret.jpg", make_image_bytes("JPEG"))
+    sneaky = media_server.url("/media/%2e%2e/secret.jpg")
+
+    with pytest.raises(MediaError) as error:
+        download(sneaky)
+
+    assert error.value.permanent
+    assert error.value.reason == f"URL outside the allow-list: {sneaky}"
+    assert media_server.requests == []
+
+
 # --- Redirects ---------------------------------------------------------------------------
 
 
@@ -98,6 +158,22 @@ def test_it_refuses_a_redirect_outside_the_allow_list(media_server):
     assert error.value.permanent
     assert error.value.reason == f"redirect outside the allow-list: {elsewhere}"
     assert media_server.paths == ["/moved.jpg"]
+
+
+@pytest.mark.parametrize("location", ["media/../secret.jpg", "media/%2e%2e/secret.jpg", "media-evil/secret.jpg"])
+def test_a_redirect_cannot_leave_the_prefixs_path(media_server, monkeypatch, location):
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", media_server.url("/media/"))
+    media_server.serve_image("/secret.jpg", make_image_bytes("JPEG"))
+    media_server.serve_image("/media-evil/secret.jpg", make_image_bytes("JPEG"))
+    target = media_server.url(location)  # absolute, so urljoin leaves its dot segments alone
+    media_server.route("/media/moved.jpg", status=302, location=target)
+
+    with pytest.raises(MediaError) as error:
+        download(media_server.url("/media/moved.jpg"))
+
+    assert error.value.permanent
+    assert error.value.reason == f"redirect outside the allow-list: {target}"
+    assert media_server.paths == ["/media/moved.jpg"]
 
 
 def test_it_refuses_a_scheme_relative_redirect_to_another_host(media_server):

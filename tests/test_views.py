@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -211,42 +210,27 @@ def post_chunked(host: str, port: int, body: bytes, secret: str, chunk: int = 7)
         return response.status, response.read()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_chunked_delivery_to_a_server_that_cannot_decode_it_gets_411_and_stores_nothing(live_server, consumer_secret):
-    # Django's development server (runserver, live_server) hands the view no body without Content-Length.
-    url = urlsplit(live_server.url)
-    body = encode(payloads.delivery(payloads.tweet()))
-    status, answer = post_chunked(url.hostname, url.port, body, consumer_secret)
-    assert status == 411 and b"Content-Length" in answer
-    assert Delivery.objects.count() == 0
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def gunicorn_site(tmp_path_factory):
-    """The site under gunicorn, on its own SQLite file, with a known consumer secret."""
-    tmp_path = tmp_path_factory.mktemp("gunicorn")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
-        "X_CONSUMER_SECRET": CONSUMER_SECRET,
-        "IMAGEBOT_DISPATCH": "inline",
-    }
+SERVERS = {
+    "gunicorn": lambda port: [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "imagebot_site.wsgi"],
+    "runserver": lambda port: [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
+}
+
+
+@contextlib.contextmanager
+def served_site(kind: str, tmp_path: Path):
+    """The site under a real server process, on its own SQLite file, with a known consumer secret."""
+    database = tmp_path / "site.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "X_CONSUMER_SECRET": CONSUMER_SECRET, "IMAGEBOT_DISPATCH": "inline"}
     env.pop("X_ACCESS_TOKEN", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "imagebot_site.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server = subprocess.Popen(SERVERS[kind](port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -254,10 +238,29 @@ def gunicorn_site(tmp_path_factory):
                 break
         time.sleep(0.1)
     try:
-        yield port, tmp_path / "site.sqlite3"
+        yield port, database
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def gunicorn_site(tmp_path_factory):
+    with served_site("gunicorn", tmp_path_factory.mktemp("gunicorn")) as site:
+        yield site
+
+
+def deliveries(database: Path) -> int:
+    with sqlite3.connect(database) as db:
+        return db.execute("select count(*) from bot_delivery").fetchone()[0]
+
+
+def test_a_chunked_delivery_to_a_server_that_cannot_decode_it_gets_411_and_stores_nothing(tmp_path):
+    # Django's development server hands the view no body without Content-Length.
+    with served_site("runserver", tmp_path) as (port, database):
+        status, answer = post_chunked("127.0.0.1", port, encode(payloads.delivery(payloads.tweet())), CONSUMER_SECRET)
+        assert status == 411 and b"Content-Length" in answer
+        assert deliveries(database) == 0
 
 
 def test_a_chunked_delivery_under_gunicorn_is_read_and_recorded(gunicorn_site):
@@ -276,9 +279,7 @@ def test_a_chunked_delivery_under_gunicorn_is_read_and_recorded(gunicorn_site):
 def test_a_chunked_delivery_over_the_cap_under_gunicorn_gets_413(gunicorn_site):
     port, database = gunicorn_site
     body = encode({"for_user_id": "1", "pad": "x" * (1024 * 1024)})
-    with sqlite3.connect(database) as db:
-        before = db.execute("select count(*) from bot_delivery").fetchone()
+    before = deliveries(database)
     status, _ = post_chunked("127.0.0.1", port, body, CONSUMER_SECRET, chunk=64 * 1024)
     assert status == 413
-    with sqlite3.connect(database) as db:
-        assert db.execute("select count(*) from bot_delivery").fetchone() == before
+    assert deliveries(database) == before
