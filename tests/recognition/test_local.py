@@ -10,12 +10,22 @@ import pytest
 
 from bot import recognition, replies
 from bot.recognition import local
-from tests.recognition.conftest import photo_bytes
+from tests.recognition.conftest import PHOTOS, photo_bytes
 
 pytestmark = pytest.mark.usefixtures("local_recogniser")
 
 CAT = "chelsea-the-cat.jpg"
 COFFEE = "coffee.jpg"
+
+# Every committed animal photo (tests/photos/SOURCES.md), with the label it must get above the floor.
+ANIMAL_PHOTOS = {
+    CAT: "Cat",
+    "german-shepherd.jpg": "Dog",
+    "hens.jpg": "Hen",
+    "polar-bear.jpg": "Polar Bear",
+    "goldfish.jpg": "Goldfish",
+}
+NO_ANIMAL_PHOTOS = (COFFEE, "rocket.jpg", "astronaut.jpg")
 
 
 def detect(name: str, **kwargs) -> recognition.Detection:
@@ -34,6 +44,24 @@ class TestLabels:
         assert set(cat.parents) >= {"Feline", "Mammal", "Animal", "Pet"} and cat.categories == ("Animals and Pets",)
         assert [label.confidence for label in detection.labels] == sorted((label.confidence for label in detection.labels), reverse=True)
         assert detection.moderation_labels == () and not detection.flagged
+
+    @pytest.mark.parametrize(("name", "expected"), sorted(ANIMAL_PHOTOS.items()))
+    def test_each_animal_photo_gets_its_animal_label_above_the_floor(self, name, expected):
+        detection = detect(name)
+
+        assert replies.shows_animal(detection.labels)
+        assert all(label.confidence >= 85 for label in detection.labels) and len(detection.labels) <= 5
+        names = [label.name for label in detection.labels]
+        assert "Animal" in names and expected in names
+        label = next(label for label in detection.labels if label.name == expected)
+        assert "Animal" in label.parents and label.categories == ("Animals and Pets",)
+        assert detection.moderation_labels == () and not detection.flagged
+
+    def test_every_committed_photo_is_in_one_of_the_lists(self):
+        committed = {path.name for path in PHOTOS.glob("*.jpg")}
+        assert committed == set(ANIMAL_PHOTOS) | set(NO_ANIMAL_PHOTOS)
+        sources = (PHOTOS / "SOURCES.md").read_text()
+        assert all(f"`{name}`" in sources for name in committed)
 
     def test_the_coffee_is_espresso_and_no_animal(self):
         detection = detect(COFFEE)
@@ -95,7 +123,7 @@ class TestModeration:
         assert detect(CAT).moderation_labels[0].confidence == 45.0  # kept from the lower threshold up, like Rekognition
 
     def test_the_real_nsfw_model_scores_the_test_photos_safe(self):
-        for name in (CAT, COFFEE, "rocket.jpg", "astronaut.jpg"):
+        for name in (*ANIMAL_PHOTOS, *NO_ANIMAL_PHOTOS):
             assert local.models().nsfw_probability(local._decode(photo_bytes(name))) < 0.2, name
 
 
