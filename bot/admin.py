@@ -1,7 +1,16 @@
-"""The operator's dashboard: deliveries, tweets, photos, labels and replies."""
+"""The operator's dashboard: deliveries, tweets, photos, labels and replies.
+
+Records come from X and the pipeline: nobody types them in or edits them. What an operator
+may delete (superusers, and staff with the delete permission): a delivery (its tweets
+stay), and a tweet, whose photos, labels and reply go with it, and whose stored photo
+files go from storage (bot.services.storage.tweets_delete), one at a time or with
+"delete selected". A photo, a label or a reply alone is never deleted: the record of
+what the bot saw and said would stop telling the truth.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib import admin
@@ -11,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from bot.models import Delivery, Label, Photo, Reply, Tweet
+from bot.services.storage import tweets_delete
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -28,6 +38,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class TweetPartAdmin(ReadOnlyAdmin):
+    """A photo, a label or a reply: deleted with its tweet only."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+# What deleting a tweet takes with it, though their own pages never delete them.
+_TWEET_PARTS = (Photo, Label, Reply)
 
 
 @admin.register(Delivery)
@@ -96,6 +117,20 @@ class TweetAdmin(ReadOnlyAdmin):
     def photo_count(self, obj: Tweet) -> int:
         return len(obj.photos.all())
 
+    def get_deleted_objects(
+        self, objs: Sequence[Tweet] | QuerySet[Tweet], request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # The delete permission on the tweet is enough: its parts cannot be deleted alone, but go with it.
+        parts = {str(model._meta.verbose_name) for model in _TWEET_PARTS}
+        return deleted, counts, perms_needed - parts, protected
+
+    def delete_model(self, request: HttpRequest, obj: Tweet) -> None:
+        tweets_delete([obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tweet]) -> None:
+        tweets_delete(queryset.values_list("pk", flat=True))
+
 
 class LabelInline(admin.TabularInline):
     model = Label
@@ -105,7 +140,7 @@ class LabelInline(admin.TabularInline):
 
 
 @admin.register(Photo)
-class PhotoAdmin(ReadOnlyAdmin):
+class PhotoAdmin(TweetPartAdmin):
     list_display = ["__str__", "media_type", "is_thumbnail", "status", "flagged", "size", "last_error"]
     list_filter = ["status", "media_type", "flagged"]
     search_fields = ["tweet__x_id", "source_url"]
@@ -114,7 +149,7 @@ class PhotoAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Label)
-class LabelAdmin(ReadOnlyAdmin):
+class LabelAdmin(TweetPartAdmin):
     list_display = ["name", "confidence", "is_moderation", "photo"]
     list_filter = ["is_moderation"]
     search_fields = ["name"]
@@ -122,7 +157,7 @@ class LabelAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reply)
-class ReplyAdmin(ReadOnlyAdmin):
+class ReplyAdmin(TweetPartAdmin):
     list_display = ["tweet", "status", "text", "x_id", "attempts", "last_error", "posted_at"]
     list_filter = ["status"]
     search_fields = ["tweet__x_id", "text", "x_id"]

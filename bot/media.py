@@ -7,7 +7,9 @@ Downloading only ever touches URLs under one of `conf.media_url_prefixes()`
 out of a prefix's path, which ends at a segment boundary), follows at most MAX_REDIRECTS redirects itself and
 checks each target against the same allow-list, uses `conf.media_timeout()` for
 each connect and read, gives up when the whole download takes longer than
-`conf.media_total_timeout()` (a server dripping bytes inside the read timeout), and
+`conf.media_total_timeout()` (from before the first connect to the last byte of the
+body, redirects included: a host dripping its TLS handshake, status line, headers or
+body inside the read timeout is cut off; only the DNS lookup is not covered), and
 stops reading as soon as more than `conf.media_max_bytes()` have arrived.
 
 Preparing decodes the bytes with Pillow, refuses images with more pixels than
@@ -28,12 +30,16 @@ import socket
 import string
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot import conf
@@ -142,38 +148,55 @@ def download(url: str) -> bytes:
     """The body at url, or MediaError. At most conf.media_max_bytes() are read."""
     if not url_allowed(url):
         raise MediaError(f"URL outside the allow-list: {url}", permanent=True)
-    deadline = time.monotonic() + conf.media_total_timeout()
-    session = make_session()
+    with _Deadline(conf.media_total_timeout()) as deadline:
+        session = make_session()
+        adapter = _DeadlineAdapter(deadline)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                response = _get(session, url, deadline)
+                try:
+                    if not response.is_redirect:
+                        return _read_body(response, url, deadline)
+                    url = urljoin(url, response.headers["Location"])
+                finally:
+                    response.close()
+                if not url_allowed(url):
+                    raise MediaError(f"redirect outside the allow-list: {url}", permanent=True)
+            raise MediaError(f"too many redirects (more than {MAX_REDIRECTS}), last: {url}", permanent=True)
+        finally:
+            session.close()
+
+
+def _get(session: requests.Session, url: str, deadline: _Deadline) -> requests.Response:
+    """The response to GET url once its status line and headers are in, within what is left of the deadline."""
+    if deadline.passed:
+        raise deadline.error(url)
+    connect, read = conf.media_timeout()
     try:
-        for _ in range(MAX_REDIRECTS + 1):
-            response = _get(session, url)
-            try:
-                if not response.is_redirect:
-                    return _read_body(response, url, deadline)
-                url = urljoin(url, response.headers["Location"])
-            finally:
-                response.close()
-            if not url_allowed(url):
-                raise MediaError(f"redirect outside the allow-list: {url}", permanent=True)
-        raise MediaError(f"too many redirects (more than {MAX_REDIRECTS}), last: {url}", permanent=True)
-    finally:
-        session.close()
+        response = session.get(url, timeout=(min(connect, deadline.left()), read), stream=True, allow_redirects=False)
+    except (requests.RequestException, ValueError) as exc:
+        if deadline.passed:  # the connection was cut under http.client, or the connect ran out of time
+            raise deadline.error(url) from None
+        raise _get_error(url, exc) from None
+    if deadline.passed:  # headers cut short at the deadline can still parse: nothing they say counts
+        response.close()
+        raise deadline.error(url)
+    return response
 
 
-def _get(session: requests.Session, url: str) -> requests.Response:
-    try:
-        return session.get(url, timeout=conf.media_timeout(), stream=True, allow_redirects=False)
-    except requests.Timeout:
-        raise MediaError(f"timed out fetching {url}", permanent=False) from None
-    except requests.ConnectionError as exc:
-        raise MediaError(f"connection error fetching {url}: {type(exc).__name__}", permanent=False) from None
-    except requests.RequestException as exc:
-        raise MediaError(f"cannot fetch {url}: {type(exc).__name__}", permanent=True) from None
-    except ValueError as exc:  # requests parses a redirect's Location even when not following it
-        raise MediaError(f"cannot fetch {url}: {exc}", permanent=True) from None
+def _get_error(url: str, exc: Exception) -> MediaError:
+    if isinstance(exc, requests.Timeout):
+        return MediaError(f"timed out fetching {url}", permanent=False)
+    if isinstance(exc, requests.ConnectionError):
+        return MediaError(f"connection error fetching {url}: {type(exc).__name__}", permanent=False)
+    if isinstance(exc, requests.RequestException):
+        return MediaError(f"cannot fetch {url}: {type(exc).__name__}", permanent=True)
+    return MediaError(f"cannot fetch {url}: {exc}", permanent=True)  # requests parses a redirect's Location even when not following it
 
 
-def _read_body(response: requests.Response, url: str, deadline: float) -> bytes:
+def _read_body(response: requests.Response, url: str, deadline: _Deadline) -> bytes:
     _check_status(response.status_code, url)
     _check_content_type(response.headers.get("Content-Type", ""))
     cap = conf.media_max_bytes()
@@ -181,35 +204,127 @@ def _read_body(response: requests.Response, url: str, deadline: float) -> bytes:
     if declared is not None and declared > cap:
         raise MediaError(f"image too large: {declared} bytes > cap {cap}", permanent=True)
     body = bytearray()
-    # At the deadline the connection is shut down under the reader, wherever it waits:
-    # a body, a chunk-size line or a gzip header dripping in inside the read timeout.
-    cut_off = threading.Event()
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), _cut_off, args=(response, cut_off))
-    timer.daemon = True
-    timer.start()
     try:
         while chunk := response.raw.read1(CHUNK_SIZE, decode_content=True):
             body += chunk
             if len(body) > cap:
                 raise MediaError(f"image too large: more than cap {cap} bytes", permanent=True)
-            if cut_off.is_set():  # also where no socket could be shut down
+            if deadline.passed:  # also where no socket could be shut down
                 break
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:  # read timeouts, cut connections
-        if not cut_off.is_set():
+        if not deadline.passed:
             raise MediaError(f"download interrupted from {url}: {type(exc).__name__}", permanent=False) from None
-    finally:
-        timer.cancel()
-    if cut_off.is_set():  # what arrived may be only part of it
-        raise MediaError(f"download from {url} took longer than {conf.media_total_timeout():g} s", permanent=False)
+    if deadline.passed:  # what arrived may be only part of it
+        raise deadline.error(url)
     return bytes(body)
 
 
-def _cut_off(response: requests.Response, done: threading.Event) -> None:
-    done.set()
-    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in recv
+class _Deadline:
+    """A download's total time limit, from before its first connect to the end of its body, across redirects.
+
+    When it passes, every connection the download opened is shut down under its reader,
+    wherever that waits inside the read timeout: a TLS handshake, a status line or headers
+    dripping in, a body, a chunk-size line, a gzip header. A use: `with _Deadline(s) as deadline`.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+        self._cut = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._cut_off)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        with self._lock:  # so a timer firing now finds nothing left to shut down
+            watched, self._sockets = self._sockets, []
+        for sock in watched:
+            sock.close()
+
+    @property
+    def passed(self) -> bool:
+        return self._cut.is_set() or time.monotonic() >= self._ends
+
+    def left(self) -> float:
+        return max(0.0, self._ends - time.monotonic())
+
+    def error(self, url: str) -> MediaError:
+        return MediaError(f"download from {url} took longer than {self.seconds:g} s", permanent=False)
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        """Returns sock, keeping a duplicate of it to shut down at the deadline.
+
+        A duplicate, because wrapping a socket in TLS detaches the original object from
+        the connection; shutting down either descriptor shuts down the connection itself.
+        """
+        duplicate = sock.dup()
+        with self._lock:
+            self._sockets.append(duplicate)
+            if self._cut.is_set():  # connected after the deadline
+                _shut_down(duplicate)
+        return sock
+
+    def _cut_off(self) -> None:
+        with self._lock:
+            self._cut.set()
+            for sock in self._sockets:
+                _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in recv, in another thread
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def _new_conn(self) -> socket.socket:  # where urllib3 connects, before any TLS or request byte
+        return self.deadline.watch(super()._new_conn())
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def _new_conn(self) -> socket.socket:
+        return self.deadline.watch(super()._new_conn())
+
+
+_WATCHED: dict[type, type[urllib3.connection.HTTPConnection]] = {
+    urllib3.connection.HTTPConnection: _WatchedHTTPConnection,
+    urllib3.connection.HTTPSConnection: _WatchedHTTPSConnection,
+}
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """Gives every connection its pools open (proxies' too, not SOCKS ones) the download's deadline."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self.deadline = deadline
+        super().__init__()
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: tuple[str, str] | str | None = None,
+    ) -> urllib3.connectionpool.ConnectionPool:
+        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        if isinstance(pool, urllib3.HTTPConnectionPool) and (watched := _WATCHED.get(pool.ConnectionCls)):
+            pool.ConnectionCls = watched
+            pool.conn_kw["deadline"] = self.deadline
+        return pool
 
 
 def _check_status(status: int, url: str) -> None:

@@ -180,12 +180,13 @@ class Photo(models.Model):
             {
                 Status.RECOGNISING,  # a worker claims it
                 Status.PENDING,  # saving it failed: download it again
+                Status.FAILED,  # its file was removed before recognition (the tweet settled, or was deleted)
             }
         ),
         Status.RECOGNISING: frozenset(
             {
                 Status.RECOGNISED,
-                Status.FAILED,  # the recogniser refused the image for good
+                Status.FAILED,  # the recogniser refused the image for good, or its file was removed
                 Status.STORED,  # a temporary failure, or the sweeper reopens a stalled claim
                 Status.PENDING,  # the stored file is gone: download it again
             }

@@ -60,7 +60,7 @@ _LABEL_PUNCTUATION = " -'&()"
 # among letters, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0.
 _INVISIBLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
 
-# The reference ("about your post of 26 Nov, 10:15:30 UTC") may also hold these.
+# The reference ("about your post 1868…", or "about your post of 26 Nov, 10:15:30 UTC") may also hold these.
 _REFERENCE_PUNCTUATION = _LABEL_PUNCTUATION + ",:"
 
 
@@ -112,8 +112,9 @@ def compose_reply(
     0: the plain text;
     1: other words: each label with its confidence, floored ("Dog (99%)"), or, for a reply
        without labels, another sentence;
-    2: variant 1 followed by "This reply is {reference}." ("about your post of 26 Nov,
-       10:15:30 UTC"), or by a fixed sentence when reference is empty.
+    2: variant 1 followed by "This reply is {reference}." (bot.services.replying gives "about
+       your post 1868…", the tweet's id: unique, so X never calls it a duplicate of another
+       answer), or by a fixed sentence when reference is empty.
     The variants of one reply always differ from each other.
 
     ValueError for a variant out of range, or a reference holding anything but letters, digits,

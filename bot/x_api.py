@@ -6,19 +6,24 @@ timeouts from settings, retries for temporary failures, rate-limit headers
 honoured) and one error type, `XApiError`, that says whether a failure is worth
 retrying later. Paths, bodies and auth kinds follow specs/x-api-v2-openapi.json.
 
+Nothing X answers is used before it is checked: a body that is not the JSON object
+expected, an id that is not an X id, a header number that is not a believable number of
+seconds all become an XApiError (or, for a header, "X did not say"), never a crash.
+
 Secrets never leave the session objects: messages and logs carry the method,
 the path and X's own reason only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 import urllib3
@@ -31,9 +36,13 @@ logger = logging.getLogger(__name__)
 # The one seam for every wait (rate-limit resets, backoff). Tests replace it.
 sleep = time.sleep
 
-_BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # then 4 s for any further try
-_NUMERIC_ID = re.compile(r"^[0-9]{1,19}$")  # the spec's pattern for tweet and webhook ids
+BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # then 4 s for any further try
+_X_ID = re.compile(r"[1-9][0-9]{0,18}")  # X's ids (users, tweets, webhooks), matched whole
 _RATE_LIMIT_HEADERS = ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour")
+# X's longest rate-limit window is a day. A reset or Retry-After further away than twice
+# that (1e20, inf) is not believed: the answer is taken as naming no time at all.
+LONGEST_BELIEVABLE_WAIT = 48 * 3600.0
+_MAX_REASON_CHARS = 300  # of each reason X gives, in messages (and so in last_error)
 
 
 class XApiError(Exception):
@@ -120,12 +129,13 @@ def _call(
     *,
     json: dict | None = None,
     expected: tuple[int, ...] = (200,),
-) -> dict:
-    """Send one request to X and return its JSON body.
+) -> dict[str, Any]:
+    """Send one request to X and return its JSON object.
 
     Temporary failures (429, 5xx, connection errors, timeouts) are retried up to
     conf.x_max_retries() extra times; a 429 waits for its reset when that is no
-    longer than conf.x_max_rate_limit_wait(). Raises XApiError otherwise.
+    longer than conf.x_max_rate_limit_wait(). Raises XApiError otherwise, also for
+    an expected status whose body is not a JSON object.
     """
     url = conf.x_api_base_url() + path
     timeout = conf.x_timeout()
@@ -143,7 +153,7 @@ def _call(
             raise XApiError(f"{method} {path}: {type(exc).__name__}: {exc}", permanent=True) from exc
         else:
             if response.status_code in expected:
-                return _json_body(response, method, path)
+                return _json_object(response, method, path)
             error = _error_from_response(response)
             error.maybe_delivered = maybe_delivered or response.status_code >= 500
             if error.permanent:
@@ -176,7 +186,7 @@ def _may_have_arrived(exc: requests.RequestException) -> bool:
 
 
 def _backoff(retry: int) -> float:
-    return _BACKOFF_SECONDS[min(retry, len(_BACKOFF_SECONDS) - 1)]
+    return BACKOFF_SECONDS[min(retry, len(BACKOFF_SECONDS) - 1)]
 
 
 def _describe_transport_error(exc: requests.RequestException, timeout: tuple[float, float]) -> str:
@@ -187,36 +197,73 @@ def _describe_transport_error(exc: requests.RequestException, timeout: tuple[flo
     return f"connection failed ({type(exc).__name__})"
 
 
-def _json_body(response: requests.Response, method: str, path: str) -> dict:
+# --- Reading X's answers: nothing is used before it is checked ---------------------
+
+_NOT_JSON = object()
+
+
+def _parsed(response: requests.Response) -> object:
+    """The body's JSON value, or _NOT_JSON (not JSON at all, or nested too deep to read)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _json_object(response: requests.Response, method: str, path: str) -> dict[str, Any]:
+    """The JSON object of a successful answer ({} for an empty body)."""
     if not response.content:
         return {}
-    try:
-        body = response.json()
-    except ValueError:
-        error = XApiError(f"{method} {path}: {response.status_code} answer is not JSON", permanent=False, status=response.status_code)
-        error.maybe_delivered = True  # X said it succeeded
-        raise error from None
-    return body if isinstance(body, dict) else {"data": body}
+    body = _parsed(response)
+    if isinstance(body, dict):
+        return body
+    what = "is not JSON" if body is _NOT_JSON else f"is not a JSON object ({_short(body)})"
+    error = XApiError(f"{method} {path}: X's {response.status_code} answer {what}", permanent=False, status=response.status_code)
+    error.maybe_delivered = True  # X said it succeeded
+    raise error
+
+
+def _malformed(call: str, what: str) -> XApiError:
+    """A successful answer without what it should hold: nothing to use, worth asking again later."""
+    error = XApiError(f"{call}: X's answer is malformed: {what}", permanent=False)
+    error.maybe_delivered = True  # X said it succeeded
+    return error
+
+
+def is_x_id(value: object) -> bool:
+    """Whether `value` is an id as X writes them: a string of 1 to 19 digits, the first not 0."""
+    return isinstance(value, str) and _X_ID.fullmatch(value) is not None
+
+
+def _short(value: object) -> str:
+    """A value from X's answer, for a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: object) -> str:
+    """A reason X gave, as one line of bounded length."""
+    return " ".join(str(value).split())[:_MAX_REASON_CHARS].rstrip()
 
 
 def _error_from_response(response: requests.Response) -> XApiError:
     status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = _parsed(response)
     title, reasons, codes = response.reason or "", [], []
     if isinstance(body, dict):
-        title = body.get("title") or title
+        if body.get("title"):
+            title = _text(body["title"])
         if body.get("detail"):
-            reasons.append(str(body["detail"]))
-        for item in body.get("errors") or []:
+            reasons.append(_text(body["detail"]))
+        errors = body.get("errors")
+        for item in errors if isinstance(errors, list) else []:
             if isinstance(item, dict):
-                if item.get("message") and item["message"] not in reasons:
-                    reasons.append(str(item["message"]))
+                message = _text(item["message"]) if item.get("message") else ""
+                if message and message not in reasons:
+                    reasons.append(message)
                 codes.append(item.get("code"))
     elif response.text.strip():
-        reasons.append(response.text.strip()[:200])
+        reasons.append(_text(response.text)[:200])
 
     retry_after = None
     if status == 429:
@@ -237,38 +284,62 @@ def _error_from_response(response: requests.Response) -> XApiError:
     )
 
 
+def _header_number(value: str | None) -> float | None:
+    """A number in a header: finite and not negative; None when absent or anything else (inf, nan, -1, 12abc)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
 def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
-    """Seconds until the exhausted limit resets, plus one; None when X did not say."""
+    """Seconds until the exhausted limit resets, plus one; None when X did not say, or said
+    nothing believable (a reset further away than LONGEST_BELIEVABLE_WAIT)."""
     resets = []
     for prefix in _RATE_LIMIT_HEADERS:
         reset, remaining = headers.get(f"{prefix}-reset"), headers.get(f"{prefix}-remaining")
-        if reset and (remaining == "0" or (prefix == "x-rate-limit" and remaining is None)):
+        if reset and (_header_number(remaining) == 0 or (prefix == "x-rate-limit" and remaining is None)):
             resets.append(reset)
     if not resets and headers.get("x-rate-limit-reset"):
         resets.append(headers["x-rate-limit-reset"])
-    epochs = []
-    for reset in resets:
-        with contextlib.suppress(ValueError):
-            epochs.append(float(reset))
-    if epochs:
-        return max(0.0, max(epochs) - time.time()) + 1.0
-    try:
-        return float(headers["retry-after"])
-    except (KeyError, ValueError):
-        return None
+    now = time.time()
+    epochs = [epoch for epoch in map(_header_number, resets) if epoch is not None]
+    waits = [max(0.0, epoch - now) for epoch in epochs if epoch - now <= LONGEST_BELIEVABLE_WAIT]
+    if waits:
+        return max(waits) + 1.0
+    retry_after = _header_number(headers.get("retry-after"))
+    if retry_after is not None and retry_after <= LONGEST_BELIEVABLE_WAIT:
+        return retry_after
+    return None
 
 
 def _problems(body: dict) -> str:
+    errors = body.get("errors")
     messages = [
-        str(item.get("detail") or item.get("message") or item.get("title")) for item in body.get("errors") or [] if isinstance(item, dict)
+        _text(item.get("detail") or item.get("message") or item.get("title"))
+        for item in (errors if isinstance(errors, list) else [])
+        if isinstance(item, dict)
     ]
     return "; ".join(messages) or "no details"
 
 
+def _data_object(answer: dict, call: str) -> dict[str, Any]:
+    """The answer's `data` object ({} when X sent none)."""
+    data = answer.get("data")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _malformed(call, f"data is {_short(data)}")
+    return data
+
+
 def _numeric_id(value: str, what: str) -> str:
     value = str(value)
-    if not _NUMERIC_ID.match(value):
-        raise XApiError(f"{what} must be 1 to 19 digits, not {value!r}", permanent=True)
+    if not is_x_id(value):
+        raise XApiError(f"{what} must be an X id (1 to 19 digits, not starting with 0), not {value!r}", permanent=True)
     return value
 
 
@@ -280,13 +351,15 @@ def post_reply(text: str, *, in_reply_to_tweet_id: str) -> str:
     body = {"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to_tweet_id)}}
     with user_session() as session:
         answer = _call(session, "POST", "/2/tweets", json=body, expected=(200, 201))
-    post_id = (answer.get("data") or {}).get("id")
-    if not post_id:
-        # X said yes without an id: with errors it refused, without them the answer is garbled.
-        error = XApiError(f"X returned no tweet id: {_problems(answer)}", permanent=bool(answer.get("errors")))
-        error.maybe_delivered = not error.permanent
-        raise error
-    return str(post_id)
+    data = answer.get("data")
+    post_id = data.get("id") if isinstance(data, dict) else None
+    if is_x_id(post_id):
+        return str(post_id)
+    if data is None and answer.get("errors"):  # X said yes, and no to the tweet itself
+        raise XApiError(f"X did not post the reply: {_problems(answer)}", permanent=True)
+    # X said yes without a usable id: the tweet may well exist, so this may have posted it.
+    what = f"data is {_short(data)}" if not isinstance(data, dict) else f"the tweet id is {_short(post_id)}"
+    raise _malformed("POST /2/tweets", what)
 
 
 @dataclass(frozen=True)
@@ -297,6 +370,13 @@ class TimelineSearch:
     same_text_elsewhere: bool  # the timeline shows the same text answering another tweet
 
 
+@dataclass(frozen=True)
+class _TimelinePost:
+    x_id: str
+    replied_to: tuple[str, ...]
+    text: str
+
+
 def reply_find(in_reply_to_tweet_id: str, *, text: str = "", bot_user_id: str = "") -> TimelineSearch:
     """Look through the bot's 100 most recent tweets for its reply to `in_reply_to_tweet_id`.
 
@@ -304,23 +384,44 @@ def reply_find(in_reply_to_tweet_id: str, *, text: str = "", bot_user_id: str = 
     through (its answer lost) and when the same text went to another tweet. Only the
     bot's timeline tells the two apart. The bot's id is the numeric prefix of its access
     token ("<user id>-..."), or `bot_user_id` when the token has none.
+
+    A timeline that cannot be read whole (a post without an id, say) raises XApiError:
+    "not found" must never be guessed.
     """
     user_id = _numeric_id(conf.x_bot_user_id() or bot_user_id, "bot user id")
     target = str(in_reply_to_tweet_id)
+    path = f"/2/users/{user_id}/tweets"
     with user_session() as session:
-        answer = _call(session, "GET", f"/2/users/{user_id}/tweets?max_results=100&expansions=referenced_posts")
+        answer = _call(session, "GET", f"{path}?max_results=100&expansions=referenced_posts")
     same_text_elsewhere = False
-    for tweet in answer.get("data") or []:
-        if not isinstance(tweet, dict):
-            continue
-        references = tweet.get("referenced_posts") or tweet.get("referenced_tweets") or []
-        replied_to = [str(ref.get("id")) for ref in references if isinstance(ref, dict) and ref.get("type") == "replied_to"]
-        if target in replied_to:
-            return TimelineSearch(reply_id=str(tweet["id"]), same_text_elsewhere=False)
+    for post in _timeline_posts(answer, f"GET {path}"):
+        if target in post.replied_to:
+            return TimelineSearch(reply_id=post.x_id, same_text_elsewhere=False)
         # X returns text with &amp; &lt; &gt; escaped.
-        if text and html.unescape(str(tweet.get("text", ""))).strip() == text.strip():
+        if text and html.unescape(post.text).strip() == text.strip():
             same_text_elsewhere = True
     return TimelineSearch(reply_id=None, same_text_elsewhere=same_text_elsewhere)
+
+
+def _timeline_posts(answer: dict, call: str) -> list[_TimelinePost]:
+    data = answer.get("data")
+    if data is None:  # X leaves `data` out when there is nothing
+        return []
+    if not isinstance(data, list):
+        raise _malformed(call, f"data is {_short(data)}")
+    posts = []
+    for item in data:
+        if not isinstance(item, dict) or not is_x_id(item.get("id")):
+            raise _malformed(call, f"a post is {_short(item)}")
+        references = item.get("referenced_posts") or item.get("referenced_tweets") or []
+        text = item.get("text", "")
+        if not isinstance(references, list) or not all(isinstance(ref, dict) for ref in references) or not isinstance(text, str):
+            raise _malformed(call, f"post {item['id']} is {_short(item)}")
+        replied_to = tuple(ref.get("id") for ref in references if ref.get("type") == "replied_to")
+        if not all(is_x_id(ref_id) for ref_id in replied_to):
+            raise _malformed(call, f"post {item['id']} replies to {_short(replied_to)}")
+        posts.append(_TimelinePost(x_id=item["id"], replied_to=replied_to, text=text))
+    return posts
 
 
 # --- Webhooks (app-only) ----------------------------------------------------------
@@ -330,16 +431,23 @@ def webhook_list() -> list[dict]:
     """The app's registered webhooks: [{"id", "url", "valid", "created_at"}, ...]."""
     with app_session() as session:
         answer = _call(session, "GET", "/2/webhooks")
-    return list(answer.get("data") or [])
+    webhooks = answer.get("data")
+    if webhooks is None:
+        return []
+    if not isinstance(webhooks, list) or not all(isinstance(webhook, dict) and is_x_id(webhook.get("id")) for webhook in webhooks):
+        raise _malformed("GET /2/webhooks", f"data is {_short(webhooks)}")
+    return webhooks
 
 
 def webhook_create(url: str) -> dict:
     """Register `url`; X sends it a CRC check before answering. Returns the webhook."""
     with app_session() as session:
         answer = _call(session, "POST", "/2/webhooks", json={"url": url})
-    webhook = answer.get("data")
-    if not webhook or not webhook.get("id"):
+    if answer.get("data") is None:
         raise XApiError(f"X did not create the webhook: {_problems(answer)}", permanent=True)
+    webhook = _data_object(answer, "POST /2/webhooks")
+    if not is_x_id(webhook.get("id")):
+        raise _malformed("POST /2/webhooks", f"the webhook id is {_short(webhook.get('id'))}")
     return webhook
 
 
@@ -348,7 +456,7 @@ def webhook_validate(webhook_id: str) -> None:
     path = f"/2/webhooks/{_numeric_id(webhook_id, 'webhook id')}"
     with app_session() as session:
         answer = _call(session, "PUT", path)
-    if (answer.get("data") or {}).get("valid") is False:
+    if _data_object(answer, f"PUT {path}").get("valid") is False:
         raise XApiError(f"X could not validate webhook {webhook_id}: {_problems(answer)}", permanent=False)
 
 
@@ -356,7 +464,7 @@ def webhook_delete(webhook_id: str) -> None:
     path = f"/2/webhooks/{_numeric_id(webhook_id, 'webhook id')}"
     with app_session() as session:
         answer = _call(session, "DELETE", path)
-    if (answer.get("data") or {}).get("deleted") is False:
+    if _data_object(answer, f"DELETE {path}").get("deleted") is False:
         raise XApiError(f"X did not delete webhook {webhook_id}: {_problems(answer)}", permanent=False)
 
 
@@ -369,15 +477,20 @@ def _subscription_path(webhook_id: str) -> str:
 
 def subscription_create(webhook_id: str) -> None:
     """Subscribe the bot account's activity to the webhook."""
+    path = _subscription_path(webhook_id)
     with user_session() as session:
         # The spec requires a body (CreateAccountActivitySubscriptionRequest, an empty object).
-        answer = _call(session, "POST", _subscription_path(webhook_id), json={})
-    if (answer.get("data") or {}).get("subscribed") is False:
+        answer = _call(session, "POST", path, json={})
+    if _data_object(answer, f"POST {path}").get("subscribed") is False:
         raise XApiError(f"X did not subscribe to webhook {webhook_id}: {_problems(answer)}", permanent=False)
 
 
 def subscription_check(webhook_id: str) -> bool:
     """Whether the bot account's activity is delivered to the webhook."""
+    path = _subscription_path(webhook_id)
     with user_session() as session:
-        answer = _call(session, "GET", _subscription_path(webhook_id))
-    return bool((answer.get("data") or {}).get("subscribed"))
+        answer = _call(session, "GET", path)
+    subscribed = _data_object(answer, f"GET {path}").get("subscribed", False)
+    if not isinstance(subscribed, bool):
+        raise _malformed(f"GET {path}", f"subscribed is {_short(subscribed)}")
+    return subscribed

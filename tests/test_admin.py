@@ -1,9 +1,15 @@
 """The admin as an operator uses it: every list and detail page, with real records."""
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from bot.models import Delivery, Label, Photo, Reply, Tweet
+from bot.services.storage import photo_storage_name, storage_replace
+from tests.fixtures.pipeline import stored_files
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +85,76 @@ def test_records_cannot_be_typed_in_by_hand(admin_client, records):
 def test_the_admin_needs_a_login(client, records):
     response = client.get(reverse("admin:bot_tweet_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+# --- What an operator may delete -----------------------------------------------------------------
+
+
+@pytest.fixture
+def stored(records):
+    """The photo's file really stored, as the pipeline leaves it with IMAGEBOT_KEEP_PHOTOS."""
+    name = storage_replace(photo_storage_name(tweet_x_id=records["tweet"].x_id, position=0, extension="jpg"), b"\xff\xd8 a photo")
+    Photo.objects.filter(pk=records["photo"].pk).update(file=name)
+    return name
+
+
+def test_deleting_a_tweet_takes_its_photos_labels_reply_and_stored_files(admin_client, records, stored, django_capture_on_commit_callbacks):
+    url = reverse("admin:bot_tweet_delete", args=[records["tweet"].pk])
+    page = admin_client.get(url).content.decode()
+    assert "Are you sure" in page and "have permission to delete" not in page  # its photos, labels and reply go with it
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(Tweet.objects.all()) == [records["skipped"]]
+    assert not Photo.objects.exists() and not Label.objects.exists() and not Reply.objects.exists()
+    assert stored_files() == [] and not (Path(settings.MEDIA_ROOT) / "photos" / records["tweet"].x_id).exists()
+    assert Delivery.objects.count() == 1
+
+
+def test_delete_selected_deletes_the_tweets_and_their_stored_files(admin_client, records, stored, django_capture_on_commit_callbacks):
+    chosen = [records["tweet"].pk, records["skipped"].pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:bot_tweet_changelist"), {"action": "delete_selected", "_selected_action": chosen, "post": "yes"}
+        )
+
+    assert response.status_code == 302
+    assert not Tweet.objects.exists() and not Photo.objects.exists() and not Reply.objects.exists()
+    assert stored_files() == []
+
+
+def test_staff_delete_a_tweet_only_with_the_delete_permission(client, records, stored, django_capture_on_commit_callbacks):
+    staff = User.objects.create_user("operator", password="pw", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_tweet", "view_photo", "view_label", "view_reply"]))
+    client.force_login(staff)
+    url = reverse("admin:bot_tweet_delete", args=[records["tweet"].pk])
+
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert Tweet.objects.filter(pk=records["tweet"].pk).exists() and stored_files() == [stored]
+
+    staff.user_permissions.add(Permission.objects.get(codename="delete_tweet"))
+    client.force_login(User.objects.get(pk=staff.pk))  # permissions are cached per user object
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Tweet.objects.filter(pk=records["tweet"].pk).exists() and stored_files() == []
+
+
+@pytest.mark.parametrize("model", ["photo", "label", "reply"])
+def test_a_tweets_photo_label_or_reply_cannot_be_deleted_alone(admin_client, records, model):
+    obj = {"photo": records["photo"], "label": Label.objects.get(), "reply": records["reply"]}[model]
+
+    assert admin_client.post(reverse(f"admin:bot_{model}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+    changelist = admin_client.get(reverse(f"admin:bot_{model}_changelist")).content.decode()
+    assert "delete_selected" not in changelist
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+def test_deleting_a_delivery_keeps_its_tweets(admin_client, records):
+    response = admin_client.post(reverse("admin:bot_delivery_delete", args=[records["delivery"].pk]), {"post": "yes"})
+
+    assert response.status_code == 302 and not Delivery.objects.exists()
+    tweet = Tweet.objects.get(pk=records["tweet"].pk)
+    assert tweet.delivery is None and tweet.photos.count() == 2 and Reply.objects.filter(tweet=tweet).exists()

@@ -98,3 +98,84 @@ def test_every_variable_the_code_reads_is_documented_in_the_readme():
 
     assert "IMAGEBOT_MEDIA_TOTAL_TIMEOUT" in read  # the scan finds what conf reads
     assert sorted(name for name in read - set_by_the_runtime if f"`{name}`" not in readme) == []
+
+
+# --- The one table of settings ------------------------------------------------------------
+
+
+def _accessors():
+    """conf's public functions that take no argument: the accessors the code calls (not the lists of problems)."""
+    import inspect
+
+    for name, function in inspect.getmembers(conf, inspect.isfunction):
+        public = function.__module__ == conf.__name__ and not name.startswith("_") and not name.endswith("_problems")
+        if public and not inspect.signature(function).parameters:
+            yield name, function
+
+
+class _RecordingEnviron(dict):
+    """os.environ's values, remembering every name looked up."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        self.read = set()
+
+    def get(self, name, default=None):
+        self.read.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name):
+        self.read.add(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name):
+        self.read.add(name)
+        return super().__contains__(name)
+
+
+SET_BY_THE_RUNTIME = {"AWS_LAMBDA_FUNCTION_NAME"}
+
+
+@pytest.mark.parametrize(("name", "accessor"), list(_accessors()), ids=[name for name, _ in _accessors()])
+def test_every_accessor_reads_only_registered_settings_and_refuses_their_bad_values(monkeypatch, name, accessor):
+    import os
+
+    for setting in conf.SETTINGS:
+        monkeypatch.delenv(setting, raising=False)
+    environ = _RecordingEnviron(os.environ)
+    monkeypatch.setattr(os, "environ", environ)
+
+    accessor()
+
+    assert environ.read, f"conf.{name} reads no variable"
+    assert environ.read <= set(conf.SETTINGS) | SET_BY_THE_RUNTIME, f"conf.{name} reads a variable outside conf.SETTINGS"
+    for variable in sorted(environ.read & set(conf.SETTINGS)):
+        if conf.SETTINGS[variable].allowed == "any text":
+            continue
+        monkeypatch.setitem(environ, variable, "not allowed")
+        with pytest.raises(ImproperlyConfigured, match=f"^{variable}='not allowed': must be "):
+            accessor()
+        del environ[variable]
+
+
+def test_the_accessors_the_code_calls_are_all_there():
+    names = {name for name, _ in _accessors()}
+    assert {"max_labels", "min_confidence", "sweep_after_seconds", "media_timeout", "x_dry_run", "dispatch_mode"} <= names
+
+
+def _readme_rows() -> list[list[str]]:
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip().strip("|").split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    return [[cell.strip() for cell in row] for row in rows]
+
+
+@pytest.mark.parametrize("name", list(conf.SETTINGS))
+def test_the_readme_table_gives_each_setting_its_default_and_allowed_values(name):
+    setting = conf.SETTINGS[name]
+    [row] = [row for row in _readme_rows() if f"`{name}`" in row[0]]
+
+    _variable, default, allowed, _meaning = row
+    assert (default.replace("`", ""), allowed) == (setting.shown_default, setting.allowed)

@@ -263,6 +263,101 @@ def test_a_server_dripping_bytes_is_cut_off_at_the_total_limit(media_server, mon
     assert media_server.requests[0].bytes_sent < len(body)
 
 
+# What a download may take past its total limit: the watchdog's wake-up and the unwinding.
+SLACK = 0.5
+
+
+def _download_against_the_clock(url: str) -> tuple[MediaError, float]:
+    started = time.monotonic()
+    with pytest.raises(MediaError) as error:
+        download(url)
+    return error.value, time.monotonic() - started
+
+
+def test_a_host_dripping_its_status_line_and_headers_is_cut_off_at_the_total_limit(media_server, monkeypatch):
+    # About 90 bytes of status line and headers, 0.05 s apart: 4.5 s, each byte well inside the read timeout.
+    monkeypatch.setenv("IMAGEBOT_MEDIA_READ_TIMEOUT", "5")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "1")
+    url = media_server.route("/drip.jpg", make_image_bytes("JPEG"), content_type="image/jpeg", drip_head=0.05)
+
+    error, elapsed = _download_against_the_clock(url)
+
+    assert elapsed < 1 + SLACK
+    assert not error.permanent
+    assert error.reason == f"download from {url} took longer than 1 s"
+    media_server.wait_idle()
+    assert media_server.requests[0].bytes_sent == 0  # the body never went out
+
+
+def test_a_host_dripping_its_headers_over_tls_is_cut_off_at_the_total_limit(media_server_tls, monkeypatch):
+    # Over TLS the connection's first socket object is detached from it: the cut must still reach it.
+    monkeypatch.setenv("IMAGEBOT_MEDIA_READ_TIMEOUT", "5")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "1")
+    photo = make_image_bytes("JPEG")
+    assert download(media_server_tls.serve_image("/quick.jpg", photo)) == photo  # the TLS set-up itself works
+    url = media_server_tls.route("/drip.jpg", photo, content_type="image/jpeg", drip_head=0.05)
+
+    error, elapsed = _download_against_the_clock(url)
+
+    assert elapsed < 1 + SLACK
+    assert not error.permanent
+    assert error.reason == f"download from {url} took longer than 1 s"
+
+
+def test_a_slow_redirect_chain_is_cut_off_at_the_total_limit(media_server, monkeypatch):
+    # Each hop answers in 0.6 s, inside the read timeout; the four of them would take 2.4 s.
+    monkeypatch.setenv("IMAGEBOT_MEDIA_READ_TIMEOUT", "5")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "1")
+    media_server.route("/final.jpg", make_image_bytes("JPEG"), content_type="image/jpeg", delay=0.6)
+    for hop, target in (("/r1.jpg", "/r2.jpg"), ("/r2.jpg", "/r3.jpg"), ("/r3.jpg", "/final.jpg")):
+        media_server.route(hop, status=302, location=target, delay=0.6)
+
+    error, elapsed = _download_against_the_clock(media_server.url("/r1.jpg"))
+
+    assert elapsed < 1 + SLACK
+    assert not error.permanent
+    assert error.reason == f"download from {media_server.url('/r2.jpg')} took longer than 1 s"
+    assert media_server.paths == ["/r1.jpg", "/r2.jpg"]
+
+
+def test_a_connect_that_hangs_is_cut_off_at_the_total_limit(monkeypatch):
+    # A listening socket whose backlog is full: the next connect waits for the connect timeout.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port))
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", f"http://127.0.0.1:{port}/")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_CONNECT_TIMEOUT", "5")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "1")
+    url = f"http://127.0.0.1:{port}/photo.jpg"
+
+    try:
+        error, elapsed = _download_against_the_clock(url)
+    finally:
+        queued.close()
+        server.close()
+
+    assert elapsed < 1 + SLACK
+    assert not error.permanent
+    assert error.reason == f"download from {url} took longer than 1 s"
+
+
+def test_a_tls_handshake_dripping_in_is_cut_off_at_the_total_limit(monkeypatch):
+    # A TLS record header announcing 16 KiB, then one byte every 0.1 s: the handshake never ends.
+    monkeypatch.setenv("IMAGEBOT_MEDIA_CONNECT_TIMEOUT", "5")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_READ_TIMEOUT", "5")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "1")
+    url = _dripping_server(b"\x16\x03\x03\x40\x00", b"\x00", every=0.1, seconds=8).replace("http://", "https://")
+    monkeypatch.setenv("IMAGEBOT_MEDIA_URL_PREFIXES", url.rsplit("/", 1)[0] + "/")
+
+    error, elapsed = _download_against_the_clock(url)
+
+    assert elapsed < 1 + SLACK
+    assert not error.permanent
+    assert error.reason == f"download from {url} took longer than 1 s"
+
+
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_slow_download_within_the_total_limit_arrives_whole(media_server, monkeypatch, chunked):
     monkeypatch.setenv("IMAGEBOT_MEDIA_TOTAL_TIMEOUT", "10")

@@ -95,6 +95,8 @@ def assert_postable(text):
 
 
 REFERENCE = "about your post of 26 Nov, 10:15:30 UTC"
+# What bot.services.replying gives: the tweet's X id, a bare number that X shows as text.
+ID_REFERENCE = "about your post 1999999999999999999"
 
 
 DOG = [label("Dog", 99.0, "Animal", "Pet"), label("Pet", 98.0), label("Animal", 97.0), label("Mammal", 96.0)]
@@ -260,7 +262,7 @@ def test_variant_two_without_a_reference_still_differs_from_variant_one():
     assert reply(DOG, variant=2) == reply(DOG, variant=1) + " Have a nice day!"
 
 
-@pytest.mark.parametrize("reference", [REFERENCE, ""])
+@pytest.mark.parametrize("reference", [REFERENCE, ID_REFERENCE, ""])
 @pytest.mark.parametrize("username", ["ana", None])
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_variants_of_every_reply_differ_and_each_is_postable_with_no_other_entity(kind, username, reference):
@@ -275,10 +277,11 @@ def test_the_variants_of_every_reply_differ_and_each_is_postable_with_no_other_e
         assert text.startswith(f"Hi @{username}. " if username else "Hi there. ")
 
 
+@pytest.mark.parametrize("reference", [REFERENCE, ID_REFERENCE])
 @pytest.mark.parametrize("variant", range(REPLY_VARIANTS))
 @pytest.mark.parametrize("labels", [LONG_LABELS, LONG_ANIMALS], ids=["no_animal", "animal"])
-def test_every_variant_lists_the_most_confident_labels_that_fit(labels, variant):
-    text = reply(list(reversed(labels)), username="A_Very_Long_Nam", variant=variant, reference=REFERENCE)
+def test_every_variant_lists_the_most_confident_labels_that_fit(labels, variant, reference):
+    text = reply(list(reversed(labels)), username="A_Very_Long_Nam", variant=variant, reference=reference)
 
     assert_postable(text)
     names = listed(text)

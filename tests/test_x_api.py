@@ -16,7 +16,7 @@ from requests_oauthlib import OAuth1
 
 from bot import x_api
 from bot.x_api import XApiError
-from tests.fixtures.fake_x import DUPLICATE_CONTENT, SECRETS, assert_x_saw_only_valid_requests
+from tests.fixtures.fake_x import BOT_USER_ID, DUPLICATE_CONTENT, SECRETS, assert_x_saw_only_valid_requests
 
 REPLY = "Hi @ana. On your image, I can recognise: Dog, Pet, Animal, Mammal."
 
@@ -359,6 +359,192 @@ def test_the_fake_rejects_a_wrong_bearer_token_and_the_wrong_auth_kind(fake_x, m
     assert wrong_kind.json()["title"] == "Unsupported Authentication"
     assert caught.value.permanent and caught.value.status == 401
     assert [r.auth_ok for r in fake_x.requests] == [True, False]
+
+
+# --- Answers that make no sense: checked before use, never a crash ----------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1e20"},
+        {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "inf"},
+        {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "nan"},
+        {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "-1e20"},
+        {"x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": "1e400"},
+        {"retry-after": "inf"},
+        {"retry-after": "nan"},
+        {"retry-after": "1e20"},
+        {"retry-after": "-5"},
+        {"retry-after": "soon"},
+    ],
+    ids=lambda headers: ",".join(f"{name}={value}" for name, value in headers.items()),
+)
+def test_a_rate_limit_naming_no_believable_time_is_retried_after_the_usual_backoff(fake_x, x_waits, headers):
+    fake_x.queue("POST", "/2/tweets", 429, headers=headers)
+
+    post_id = x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert x_waits == [1.0]  # as for a 429 that names no time
+    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [429, 201]
+    assert post_id == fake_x.timelines[BOT_USER_ID][0]["id"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": "x"},
+        {"data": [1, 2]},
+        {"data": {"id": "1" * 25, "text": REPLY}},
+        {"data": {"id": 1900000000000000001, "text": REPLY}},
+        {"data": {"id": "0123", "text": REPLY}},
+        {"data": {"id": "123\n", "text": REPLY}},
+        {"data": {"text": REPLY}},
+        {},
+        [1, 2],
+        "x",
+        b"<html>posted</html>",
+        b"[" * 100_000,  # nested too deep for any JSON parser
+    ],
+    ids=[
+        "data-a-string",
+        "data-a-list",
+        "id-of-25-digits",
+        "id-a-number",
+        "id-with-a-leading-zero",
+        "id-with-a-newline",
+        "no-id",
+        "empty-object",
+        "a-list",
+        "a-string",
+        "not-json",
+        "too-deep",
+    ],
+)
+def test_a_success_without_a_usable_tweet_id_is_temporary_and_may_have_posted(fake_x, x_waits, body):
+    fake_x.queue("POST", "/2/tweets", 201, body=body)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    error = caught.value
+    assert not error.permanent and error.maybe_delivered and not error.duplicate
+    assert error.message.startswith("POST /2/tweets: X's ") and len(error.message) < 200
+    assert len(fake_x.requests) == 1 and x_waits == []  # not posted again at once: it may exist
+
+
+def test_a_success_that_only_lists_errors_is_a_refusal(fake_x):
+    fake_x.queue("POST", "/2/tweets", 200, body={"errors": [{"message": "Text is too long", "title": "Invalid Request"}]})
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    assert caught.value.permanent and not caught.value.maybe_delivered
+    assert caught.value.message == "X did not post the reply: Text is too long"
+
+
+@pytest.mark.parametrize(
+    "status, body, message",
+    [
+        (403, {"errors": 5}, "403 Forbidden"),
+        (403, {"errors": "no", "detail": {"why": "no"}}, "403 Forbidden: {'why': 'no'}"),
+        (403, {"errors": [{"message": ["not", "text"]}, "junk", {"code": {"a": 1}}]}, "403 Forbidden: ['not', 'text']"),
+        (403, {"title": 7, "detail": "x " * 2000}, "403 7: " + " ".join(["x"] * 150)),
+        (503, [1, 2], "503 Service Unavailable: [1, 2]"),
+        (503, b"<html>\n busy </html>", "503 Service Unavailable: <html> busy </html>"),
+        (503, b"[" * 100_000, "503 Service Unavailable: " + "[" * 200),
+    ],
+    ids=["errors-a-number", "detail-an-object", "errors-of-odd-items", "very-long-detail", "a-list", "html", "too-deep"],
+)
+def test_an_error_answer_of_any_shape_keeps_its_status_and_a_plain_reason(fake_x, x_waits, monkeypatch, status, body, message):
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
+    fake_x.queue("POST", "/2/tweets", status, body=body)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.post_reply(REPLY, in_reply_to_tweet_id="1")
+
+    error = caught.value
+    assert (error.status, error.permanent, error.message) == (status, status < 500, message)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": "x"},
+        {"data": {"id": "5"}},
+        {"data": [1]},
+        {"data": [{"text": "a post without an id"}]},
+        {"data": [{"id": "1" * 25, "text": REPLY}]},
+        {"data": [{"id": "5", "text": REPLY, "referenced_posts": 5}]},
+        {"data": [{"id": "5", "text": REPLY, "referenced_posts": ["replied_to"]}]},
+        {"data": [{"id": "5", "text": REPLY, "referenced_posts": [{"type": "replied_to", "id": 1}]}]},
+        {"data": [{"id": "5", "text": ["not", "text"]}]},
+        [1],
+    ],
+    ids=[
+        "data-a-string",
+        "data-an-object",
+        "a-post-a-number",
+        "a-post-without-id",
+        "an-id-of-25-digits",
+        "references-a-number",
+        "a-reference-a-string",
+        "a-reference-id-a-number",
+        "text-a-list",
+        "a-list",
+    ],
+)
+def test_a_timeline_that_cannot_be_read_whole_is_a_temporary_error_not_a_guess(fake_x, body):
+    fake_x.queue("GET", f"/2/users/{BOT_USER_ID}/tweets", 200, body=body)
+
+    with pytest.raises(XApiError) as caught:
+        x_api.reply_find("1", text=REPLY)
+
+    assert not caught.value.permanent
+    assert caught.value.message.startswith(f"GET /2/users/{BOT_USER_ID}/tweets")
+
+
+def test_an_empty_timeline_finds_nothing(fake_x):
+    fake_x.queue("GET", f"/2/users/{BOT_USER_ID}/tweets", 200, body={"data": None, "meta": {"result_count": 0}})
+
+    assert x_api.reply_find("1", text=REPLY) == x_api.TimelineSearch(reply_id=None, same_text_elsewhere=False)
+
+
+WEBHOOK_ID = "1800000000000000001"
+SUBSCRIPTION = f"/2/account_activity/webhooks/{WEBHOOK_ID}/subscriptions/all"
+
+
+@pytest.mark.parametrize(
+    "call, method, path, body",
+    [
+        (x_api.webhook_list, "GET", "/2/webhooks", {"data": {"id": WEBHOOK_ID}}),
+        (x_api.webhook_list, "GET", "/2/webhooks", {"data": [{"url": "https://bot.example.com/webhooks/x/"}]}),
+        (lambda: x_api.webhook_create("https://bot.example.com/webhooks/x/"), "POST", "/2/webhooks", {"data": "x"}),
+        (lambda: x_api.webhook_create("https://bot.example.com/webhooks/x/"), "POST", "/2/webhooks", {"data": {"id": "1" * 25}}),
+        (lambda: x_api.webhook_validate(WEBHOOK_ID), "PUT", f"/2/webhooks/{WEBHOOK_ID}", {"data": [True]}),
+        (lambda: x_api.webhook_delete(WEBHOOK_ID), "DELETE", f"/2/webhooks/{WEBHOOK_ID}", {"data": "deleted"}),
+        (lambda: x_api.subscription_create(WEBHOOK_ID), "POST", SUBSCRIPTION, {"data": 1}),
+        (lambda: x_api.subscription_check(WEBHOOK_ID), "GET", SUBSCRIPTION, {"data": {"subscribed": "no"}}),
+    ],
+    ids=[
+        "list-an-object",
+        "list-without-ids",
+        "create-a-string",
+        "create-a-long-id",
+        "validate-a-list",
+        "delete-a-string",
+        "subscribe-a-number",
+        "check-a-string",
+    ],
+)
+def test_a_malformed_webhook_answer_is_a_plain_error(fake_x, call, method, path, body):
+    fake_x.queue(method, path, 200, body=body)
+
+    with pytest.raises(XApiError) as caught:
+        call()
+
+    assert "X's answer is malformed" in caught.value.message and not caught.value.permanent
+    assert [(r.method, r.path) for r in fake_x.requests] == [(method, path)]
 
 
 # --- Webhooks and the subscription -----------------------------------------------------

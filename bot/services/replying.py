@@ -1,14 +1,16 @@
 """Replying: compose the reply once every photo is settled, post it once, settle the tweet.
 
 A reply is claimed (pending -> posting) before X is called, so it is posted at most
-once. When X refuses a wording as a duplicate, only the bot's own timeline can say
-whether an earlier attempt posted it; the next wording is tried only when none can have.
+once. An earlier attempt that may have reached X (`maybe_posted_at`: a lost answer, a
+5xx, a worker gone while posting) is looked for on the bot's own timeline before the
+reply is posted again. When X refuses a wording as a duplicate, only that timeline can
+say whether an earlier attempt posted it; the next wording is tried only when none can have.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -69,22 +71,26 @@ def reply_text(tweet: Tweet, photos: list[Photo], *, variant: int = 0) -> str:
 
 
 def _tweet_reference(tweet: Tweet) -> str:
-    """Words that tell this tweet apart from the author's others, for the last wording."""
-    if tweet.posted_at is None:
-        return ""
-    moment = tweet.posted_at.astimezone(UTC)
-    return f"about your post of {moment.day} {moment:%b, %H:%M:%S} UTC"
+    """Words that tell this tweet apart from every other, for the last wording: its X id, a bare
+    number, which X shows as plain text ("about your post 1868…"). Its time would not do: an
+    author can post several tweets in one second."""
+    return f"about your post {tweet.x_id}"
 
 
 def reply_post(reply_pk: int) -> None:
     """Post the reply at most once, trying the next wording while X calls one a duplicate of another answer."""
+    looked = False
     for _wording in range(replies.REPLY_VARIANTS):
-        if not _reply_post_wording(reply_pk):
+        if not _reply_post_wording(reply_pk, looked=looked):
             return
+        looked = True  # the duplicate refusal just had the timeline read: no need to read it again first
 
 
-def _reply_post_wording(reply_pk: int) -> bool:
-    """One claim and one POST of the reply's current wording. True: reworded, pending again."""
+def _reply_post_wording(reply_pk: int, *, looked: bool = False) -> bool:
+    """One claim and one POST of the reply's current wording. True: reworded, pending again.
+
+    looked: the bot's timeline was read a moment ago, by this worker, for this reply.
+    """
     if not Reply.objects.filter(pk=reply_pk).move(Reply.Status.PENDING, Reply.Status.POSTING, claim=True, attempts=F("attempts") + 1):
         return False
     reply = Reply.objects.select_related("tweet").get(pk=reply_pk)
@@ -93,6 +99,8 @@ def _reply_post_wording(reply_pk: int) -> bool:
     if conf.x_dry_run():
         logger.info("dry run: reply to %s not posted: %s", reply.tweet.x_id, reply.text)
         this_reply.move(Reply.Status.POSTING, Reply.Status.DRY_RUN, last_error="")
+        return False
+    if reply.maybe_posted_at is not None and not looked and _reply_found_before_posting(reply, reply.maybe_posted_at):
         return False
     try:
         reply_x_id = x_api.post_reply(reply.text, in_reply_to_tweet_id=reply.tweet.x_id)
@@ -126,11 +134,47 @@ def _tweet_wait_for_rate_limit(tweet_pk: int, seconds: float) -> None:
     )
 
 
+def _timeline_caught_up(maybe_posted_at: datetime) -> bool:
+    """Whether the bot's timeline had a sweep delay to show what an uncertain attempt may have posted."""
+    return timezone.now() - maybe_posted_at >= timedelta(seconds=conf.sweep_after_seconds())
+
+
 def _timeline_had_time(maybe_posted_at: datetime, search: x_api.TimelineSearch) -> bool:
     """Whether a reply missing from the timeline means the uncertain attempt did not post it:
     the timeline had a sweep delay to catch up, and shows what else the refusal is about."""
-    caught_up = timezone.now() - maybe_posted_at >= timedelta(seconds=conf.sweep_after_seconds())
-    return caught_up and search.same_text_elsewhere
+    return _timeline_caught_up(maybe_posted_at) and search.same_text_elsewhere
+
+
+def _reply_found_before_posting(reply: Reply, maybe_posted_at: datetime) -> bool:
+    """An earlier attempt may have posted this reply: look for it on the bot's timeline first.
+
+    True: it is there, and the reply is recorded as posted with its id. False: it is not,
+    and the timeline had a sweep delay to show it, so posting is safe. While the timeline
+    may just not show it yet, or cannot be read, the reply is pending again and
+    TemporaryFailure says so: a later sweep looks again. Never a second reply on a guess,
+    whatever X's duplicate check would say (it can be off, and its window ends).
+    """
+    this_reply = Reply.objects.filter(pk=reply.pk)
+    try:
+        search = x_api.reply_find(reply.tweet.x_id, text=reply.text, bot_user_id=reply.tweet.for_user_x_id)
+    except x_api.XApiError as exc:
+        this_reply.move(
+            Reply.Status.POSTING,
+            Reply.Status.PENDING,
+            last_error=f"an earlier attempt may have posted it; looking for it failed: {exc.message}",
+        )
+        raise TemporaryFailure(f"reply: could not tell whether an earlier attempt posted it: {exc.message}") from exc
+    if search.reply_id:
+        this_reply.move(Reply.Status.POSTING, Reply.Status.POSTED, x_id=search.reply_id, posted_at=timezone.now(), last_error="")
+        return True
+    if not _timeline_caught_up(maybe_posted_at):
+        this_reply.move(
+            Reply.Status.POSTING,
+            Reply.Status.PENDING,
+            last_error="an earlier attempt may have posted it; not on the bot's timeline yet",
+        )
+        raise TemporaryFailure("reply: an earlier attempt may have posted it, not on the timeline yet; looking again later")
+    return False
 
 
 def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> bool:

@@ -3,6 +3,11 @@
 Tweets stuck in a non-final state longer than IMAGEBOT_SWEEP_AFTER_SECONDS are dispatched
 again, claims whose worker is gone are reopened, tweets out of attempts are failed with
 their last error, and clean-ups that failed are finished.
+
+A claim (a photo `recognising`, a reply `posting`) is the worker's for as long as its step
+can take (conf.photo_claim_seconds, conf.reply_claim_seconds: derived from the timeouts and
+retries, and never less than the sweep delay). While one is held, its tweet is left alone
+altogether: not dispatched again, not failed, and no attempt counted.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from bot import conf, dispatch
@@ -31,9 +36,18 @@ def sweep() -> SweepCounts:
     """Re-dispatch tweets stuck in a non-final state; fail those out of attempts."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=conf.sweep_after_seconds())
+    photo_claims_cutoff = now - timedelta(seconds=conf.photo_claim_seconds())
+    reply_claims_cutoff = now - timedelta(seconds=conf.reply_claim_seconds())
     limit = conf.max_attempts()
     redispatched = failed = 0
-    stuck = Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff).exclude(not_before__gt=now)
+    live_photo_claim = Photo.objects.filter(tweet_id=OuterRef("pk"), status=Photo.Status.RECOGNISING, claimed_at__gte=photo_claims_cutoff)
+    live_reply_claim = Reply.objects.filter(tweet_id=OuterRef("pk"), status=Reply.Status.POSTING, claimed_at__gte=reply_claims_cutoff)
+    stuck = (
+        Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff)
+        .exclude(not_before__gt=now)
+        .exclude(Exists(live_photo_claim))
+        .exclude(Exists(live_reply_claim))
+    )
     for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at"):
         if tweet.attempts >= limit:
             reason = f"gave up after {tweet.attempts} attempts: {tweet.last_error or 'the worker stopped without an error'}"
@@ -47,11 +61,14 @@ def sweep() -> SweepCounts:
             if not untouched.move(Tweet.PENDING_STATUSES, Tweet.Status.RECEIVED):
                 continue
             # Steps a dead worker left half-way are opened again; the claims keep them single.
-            # A step claimed recently may still be running (an S3 event's worker): left alone.
-            Photo.objects.filter(tweet_id=tweet.pk, claimed_at__lt=cutoff).move(Photo.Status.RECOGNISING, Photo.Status.STORED)
-            # A worker stopped while posting may have posted: never reworded, only looked for.
-            Reply.objects.filter(tweet_id=tweet.pk, claimed_at__lt=cutoff).move(
-                Reply.Status.POSTING, Reply.Status.PENDING, maybe_posted_at=F("claimed_at")
+            # (A claim taken since the tweet was read is younger than its cutoff: left alone.)
+            Photo.objects.filter(tweet_id=tweet.pk, claimed_at__lt=photo_claims_cutoff).move(Photo.Status.RECOGNISING, Photo.Status.STORED)
+            # A worker gone while posting may have posted, as late as the longest its claim could
+            # last: the reply is looked for on the bot's timeline before it is posted again.
+            Reply.objects.filter(tweet_id=tweet.pk, claimed_at__lt=reply_claims_cutoff).move(
+                Reply.Status.POSTING,
+                Reply.Status.PENDING,
+                maybe_posted_at=F("claimed_at") + timedelta(seconds=conf.reply_longest_seconds()),
             )
             dispatch.dispatch_on_commit(tweet_process, tweet.pk)
         redispatched += 1

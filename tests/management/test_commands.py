@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from bot import recognition
 from bot.events import samples as payloads
 from bot.models import Delivery, Reply, Tweet
 from tests.fixtures.aws import labels_response, stub_detection
@@ -58,6 +59,39 @@ def test_try_mention_without_aws_credentials_fails_the_tweet_in_plain_words(phot
     assert tweet.last_error == "AWS credentials are not configured"
     assert "Traceback" not in output and "AWS credentials are not configured" in output
     assert not Reply.objects.exists()
+
+
+@pytest.mark.parametrize("checks", ["as-manage-py-runs-it", "as-call-command-runs-it"])
+def test_try_mention_with_a_bad_setting_exits_non_zero_before_sending_anything(photo_file, monkeypatch, checks):
+    monkeypatch.setenv("IMAGEBOT_MAX_LABELS", "abc")
+    options = {"skip_checks": False} if checks == "as-manage-py-runs-it" else {}
+
+    with pytest.raises(CommandError) as refused:
+        call_command("try_mention", str(photo_file), stdout=StringIO(), stderr=StringIO(), **options)
+
+    assert refused.value.returncode == 1
+    assert "IMAGEBOT_MAX_LABELS='abc': must be a whole number from 1 to 1,000" in str(refused.value)
+    assert not Delivery.objects.exists() and not Tweet.objects.exists()
+
+
+def test_try_mention_post_without_x_credentials_is_refused_before_sending_anything(photo_file):
+    with pytest.raises(CommandError, match="replies are posted, so X_CONSUMER_KEY, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET must be set"):
+        run("try_mention", str(photo_file), "--post")
+
+    assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_try_mention_exits_non_zero_when_a_step_breaks_half_way(photo_file, rekognition_stub, monkeypatch, caplog):
+    def broken(image, **kwargs):
+        raise RuntimeError("a bug in recognition")
+
+    monkeypatch.setattr(recognition, "detect", broken)
+
+    with pytest.raises(CommandError, match="the tweet was left processing, not settled: RuntimeError: a bug in recognition"):
+        run("try_mention", str(photo_file))
+
+    assert Tweet.objects.get().status == Tweet.Status.PROCESSING  # kept for the sweeper, as always
 
 
 def test_try_mention_refuses_a_missing_file(tmp_path):

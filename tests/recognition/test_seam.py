@@ -15,13 +15,13 @@ def test_local_is_the_default_off_lambda_and_rekognition_on_lambda(monkeypatch):
     assert conf.recogniser() == "local"
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "imagebot-production")
     assert conf.recogniser() == "rekognition"
-    monkeypatch.setenv("IMAGEBOT_RECOGNISER", "Local")  # either can be set anywhere
+    monkeypatch.setenv("IMAGEBOT_RECOGNISER", "local")  # either can be set anywhere
     assert conf.recogniser() == "local"
 
 
 def test_an_unknown_recogniser_fails_loudly_naming_the_variable(monkeypatch):
     monkeypatch.setenv("IMAGEBOT_RECOGNISER", "clip")
-    with pytest.raises(ImproperlyConfigured, match="IMAGEBOT_RECOGNISER must be local or rekognition"):
+    with pytest.raises(ImproperlyConfigured, match="IMAGEBOT_RECOGNISER=.clip.: must be one of local, rekognition"):
         recognition.detect(recognition.image_from_bytes(b"x"))
 
 

@@ -7,6 +7,7 @@ through the webhook, as in test_processing.py.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -103,19 +104,37 @@ def test_repeated_mentions_without_a_photo_each_get_their_own_wording(deliver, f
     posts = [payloads.tweet(photos=0) for _ in range(5)]
     for minute, post in enumerate(posts[:4]):
         post["created_at"] = f"Wed Nov 25 10:{minute:02d}:30 +0000 2026"
-    posts[4]["created_at"] = posts[3]["created_at"]  # so even the last wording repeats
+    posts[4]["created_at"] = posts[3]["created_at"]  # the same second: the post's id still tells them apart
 
     for post in posts:
         deliver(post)
 
     answered = [body["reply"]["in_reply_to_tweet_id"] for body in fake_x.posts()]
-    assert answered == [post["id_str"] for post in posts[:4]]
+    assert answered == [post["id_str"] for post in posts]
     texts = [body["text"] for body in fake_x.posts()]
-    assert texts[0] == NO_PHOTO_REPLY and len(set(texts)) == 4
-    assert "10:03:30" in texts[3]  # the last wording names the post
-    last = Reply.objects.get(tweet__x_id=posts[4]["id_str"])
-    assert last.status == Reply.Status.FAILED and "every wording already answered other posts" in last.last_error
+    assert texts[0] == NO_PHOTO_REPLY and len(set(texts)) == 5
+    assert texts[3].endswith(f" This reply is about your post {posts[3]['id_str']}.")  # the last wording names the post
+    assert list(Reply.objects.values_list("status", flat=True)) == [Reply.Status.POSTED] * 5
     assert [reply.variant for reply in Reply.objects.order_by("tweet__received_at", "tweet__pk")] == [0, 1, 2, 2, 2]
+
+
+def test_same_label_tweets_of_one_author_in_the_same_second_all_get_answered(deliver, fake_x, media_server, rekognition_stub):
+    url, _ = serve_jpeg(media_server)
+    posts = [payloads.tweet(urls=[url], created_at="Wed Nov 25 10:15:30 +0000 2026") for _ in range(4)]
+    for post in posts:
+        stub_detection(rekognition_stub, labels=DOG)
+        deliver(post)
+
+    sent = fake_x.posts()
+    assert [body["reply"]["in_reply_to_tweet_id"] for body in sent] == [post["id_str"] for post in posts]
+    assert len({body["text"] for body in sent}) == 4
+    replies = list(Reply.objects.order_by("tweet__received_at", "tweet__pk"))
+    assert [(reply.status, reply.variant) for reply in replies] == [(Reply.Status.POSTED, variant) for variant in (0, 1, 2, 2)]
+    for post, body in zip(posts[2:], sent[2:], strict=True):
+        assert body["text"].endswith(f" This reply is about your post {post['id_str']}.")
+        assert parse_tweet(body["text"]).weightedLength <= 280
+    assert_x_saw_only_valid_requests(fake_x)
+    rekognition_stub.assert_no_pending_responses()
 
 
 def test_without_x_credentials_the_reply_is_recorded_as_a_dry_run_and_nothing_is_posted(
@@ -205,6 +224,137 @@ def test_a_permanent_refusal_from_x_fails_the_reply_and_the_tweet_without_retryi
     age(tweet)
     assert sweep() == {"redispatched": 0, "failed": 0, "photos_deleted": 0}  # failed is final
     assert len(fake_x.calls("POST", "/2/tweets")) == 1
+
+
+# --- X answering nonsense: a plain state, never a crash -----------------------------------
+
+
+def uncaught(caplog) -> list[str]:
+    """Errors logged on the way (an exception escaping a job is logged as one)."""
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"data": "x"}, {"data": [1, 2]}, {"data": {"id": "1" * 25, "text": DOG_REPLY}}, {"data": {"id": "0", "text": DOG_REPLY}}, b"posted!"],
+    ids=["data-a-string", "data-a-list", "id-of-25-digits", "id-zero", "not-json"],
+)
+@pytest.mark.parametrize("x_posted_it", [True, False], ids=["x-posted-it", "x-did-not"])
+def test_a_success_without_a_usable_id_leaves_the_reply_pending_and_the_sweeper_settles_it_with_one_reply(
+    deliver, sweep, fake_x, media_server, rekognition_stub, caplog, body, x_posted_it
+):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 201, body=body, perform=x_posted_it)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert (reply.status, reply.x_id) == (Reply.Status.PENDING, "") and reply.maybe_posted_at is not None
+    assert reply.last_error.startswith("POST /2/tweets: X's ") and len(reply.last_error) < 200
+    assert (tweet.status, tweet.last_error) == (Tweet.Status.PROCESSING, f"reply: {reply.last_error}")
+    assert uncaught(caplog) == []
+
+    age(tweet)
+    sweep()
+
+    reply.refresh_from_db()
+    (on_x,) = fake_x.timelines[BOT_USER_ID]  # one reply in the thread, whoever posted it
+    assert on_x["referenced_posts"] == [{"type": "replied_to", "id": post["id_str"]}]
+    assert (reply.status, reply.x_id, reply.last_error) == (Reply.Status.POSTED, on_x["id"], "")
+    assert Tweet.objects.get().status == Tweet.Status.DONE
+    assert uncaught(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": "1e20"},
+        {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": "nan"},
+        {"x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": "inf"},
+        {"retry-after": "inf"},
+        {"retry-after": "1e300"},
+        {"retry-after": "nan"},
+    ],
+    ids=["reset-1e20", "reset-nan", "daily-reset-inf", "retry-after-inf", "retry-after-1e300", "retry-after-nan"],
+)
+def test_a_rate_limit_naming_an_impossible_time_is_retried_after_the_usual_backoff(
+    deliver, fake_x, media_server, rekognition_stub, x_waits, caplog, headers
+):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 429, headers=headers)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    assert x_waits == [1.0]
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert (reply.status, reply.x_id) == (Reply.Status.POSTED, fake_x.timelines[BOT_USER_ID][0]["id"])
+    assert (tweet.status, tweet.not_before) == (Tweet.Status.DONE, None)
+    assert uncaught(caplog) == []
+
+
+def test_a_rate_limit_that_keeps_naming_an_impossible_time_is_an_ordinary_temporary_failure(
+    deliver, fake_x, media_server, rekognition_stub, x_waits, caplog
+):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    for _ in range(4):  # the first try and IMAGEBOT_X_MAX_RETRIES (3) more
+        fake_x.queue("POST", "/2/tweets", 429, headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1e20"})
+
+    deliver(payloads.tweet(urls=[url]))
+
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert (reply.status, reply.last_error) == (Reply.Status.PENDING, "429 Too Many Requests: Too Many Requests")
+    assert (tweet.status, tweet.attempts, tweet.not_before) == (Tweet.Status.PROCESSING, 1, None)  # no free wait of 1e20 s
+    assert x_waits == [1.0, 2.0, 4.0] and fake_x.posts() == []
+    assert uncaught(caplog) == []
+
+
+def test_a_refusal_of_an_odd_shape_fails_the_reply_with_a_plain_reason(deliver, fake_x, media_server, rekognition_stub, caplog):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 403, body={"errors": 5, "detail": ["not", "text"]})
+
+    deliver(payloads.tweet(urls=[url]))
+
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert (reply.status, reply.last_error) == (Reply.Status.FAILED, "403 Forbidden: ['not', 'text']")
+    assert (tweet.status, tweet.last_error) == (Tweet.Status.FAILED, "reply: 403 Forbidden: ['not', 'text']")
+    assert uncaught(caplog) == []
+
+
+def test_a_timeline_that_cannot_be_read_is_looked_at_again_before_anything_is_posted(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch, caplog
+):
+    monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
+    monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    fake_x.queue("POST", "/2/tweets", 201, delay=1.0)  # X posts it; its answer is lost
+    post = payloads.tweet(urls=[url])
+    deliver(post)
+    tweet = Tweet.objects.get()
+    fake_x.queue("GET", f"/2/users/{BOT_USER_ID}/tweets", 200, body={"data": [{"text": "a post without an id"}]})
+    age(tweet)
+
+    sweep()
+
+    reply = Reply.objects.get()
+    assert reply.status == Reply.Status.PENDING and "looking for it failed" in reply.last_error
+    assert "X's answer is malformed" in Tweet.objects.get().last_error
+    assert len(fake_x.calls("POST", "/2/tweets")) == 1
+
+    age(tweet)
+    sweep()
+
+    reply.refresh_from_db()
+    assert (reply.status, reply.x_id) == (Reply.Status.POSTED, fake_x.timelines[BOT_USER_ID][0]["id"])
+    assert len(fake_x.calls("POST", "/2/tweets")) == 1 and Tweet.objects.get().status == Tweet.Status.DONE
+    assert uncaught(caplog) == []
 
 
 # --- Duplicate content: no second reply, no lost post -----------------------------------

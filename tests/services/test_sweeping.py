@@ -10,17 +10,33 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from bot import recognition, services, x_api
+from bot import conf, recognition, services, x_api
 from bot.events import samples as payloads
 from bot.models import Photo, Reply, Tweet
 from tests.fixtures.aws import stub_detection
-from tests.fixtures.fake_x import assert_x_saw_only_valid_requests
+from tests.fixtures.fake_x import BOT_USER_ID, assert_x_saw_only_valid_requests
 from tests.fixtures.media_server import serve_jpeg
 from tests.fixtures.pipeline import DOG, DOG_REPLY, X_ERROR_500, age, reply_body, stored_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("x_waits")]  # nothing waits for X
+
+
+@pytest.fixture
+def sweep_meanwhile(sweep):
+    """The sweeper run while a worker is mid-step (called from inside the step, as another
+    process would run it), and what it dispatches, at once and exactly once."""
+
+    def sweep_() -> services.SweepCounts:
+        run_on_commit = transaction.get_connection().run_on_commit
+        before = len(run_on_commit)
+        counts = sweep()
+        del run_on_commit[before:]  # the worker's own capture would run them a second time
+        return counts
+
+    return sweep_
 
 
 # --- X failing beyond the request's retries ---------------------------------------------
@@ -62,7 +78,7 @@ def test_x_failing_beyond_retries_leaves_the_reply_for_the_sweeper_which_posts_i
 def test_a_lost_answer_without_retries_is_settled_by_the_sweeper_without_a_second_post(
     deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
 ):
-    """The same lost answer when the retry is the sweeper's: X's duplicate refusal proves the post exists."""
+    """The same lost answer when the retry is the sweeper's: it looks on the bot's timeline before posting, and finds it."""
     monkeypatch.setenv("IMAGEBOT_X_READ_TIMEOUT", "0.2")
     monkeypatch.setenv("IMAGEBOT_X_MAX_RETRIES", "0")
     url, _ = serve_jpeg(media_server)
@@ -80,11 +96,11 @@ def test_a_lost_answer_without_retries_is_settled_by_the_sweeper_without_a_secon
     age(tweet)
     sweep()
 
-    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [201, 403]
+    assert [r.status for r in fake_x.calls("POST", "/2/tweets")] == [201]  # not even tried again
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
     reply.refresh_from_db(), tweet.refresh_from_db()
     assert (reply.status, reply.attempts) == (Reply.Status.POSTED, 2)
-    assert reply.x_id.isdigit() and reply.last_error == ""  # found on the bot's own timeline
+    assert reply.x_id == fake_x.timelines[BOT_USER_ID][0]["id"] and reply.last_error == ""  # found on the bot's own timeline
     assert tweet.status == Tweet.Status.DONE and stored_files() == []
 
 
@@ -190,6 +206,138 @@ def test_the_sweeper_leaves_a_step_claimed_recently_to_its_worker(
 
     assert len(rekognition_calls.named("DetectLabels")) == 1
     assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+
+
+# --- Live workers keep their claims -------------------------------------------------------
+
+
+@pytest.mark.parametrize("sweep_after, elapsed", [(10, 14), (300, 320)], ids=["a-short-sweep-delay", "the-default-sweep-delay"])
+def test_a_recognition_outlasting_the_sweep_delay_is_left_to_its_worker(
+    deliver, sweep_meanwhile, fake_x, media_server, rekognition_stub, rekognition_calls, monkeypatch, sweep_after, elapsed
+):
+    # With the default settings one recognition may take 2 calls x 5 tries x 35 s plus backoff.
+    monkeypatch.setenv("IMAGEBOT_SWEEP_AFTER_SECONDS", str(sweep_after))
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_detect = recognition.detect
+    swept = []
+
+    def slow(image, **kwargs):  # Rekognition takes `elapsed` seconds to answer; the sweeper runs meanwhile
+        monkeypatch.setattr(recognition, "detect", real_detect)
+        age(Tweet.objects.get(), seconds=elapsed)
+        swept.append(sweep_meanwhile())
+        return real_detect(image, **kwargs)
+
+    monkeypatch.setattr(recognition, "detect", slow)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    assert swept == [{"redispatched": 0, "failed": 0, "photos_deleted": 0}]  # the claim is its worker's
+    assert len(rekognition_calls.named("DetectLabels")) == 1 and len(rekognition_calls.named("DetectModerationLabels")) == 1
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    tweet = Tweet.objects.get()
+    assert (tweet.status, tweet.attempts) == (Tweet.Status.DONE, 1)
+    rekognition_stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("sweep_after, elapsed", [(10, 14), (300, 320)], ids=["a-short-sweep-delay", "the-default-sweep-delay"])
+def test_a_post_outlasting_the_sweep_delay_is_posted_once_and_recorded_with_its_id(
+    deliver, sweep_meanwhile, fake_x, media_server, rekognition_stub, monkeypatch, sweep_after, elapsed
+):
+    monkeypatch.setenv("IMAGEBOT_SWEEP_AFTER_SECONDS", str(sweep_after))
+    fake_x.reject_duplicates = False  # nothing on X's side would stop a second reply
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_post_reply = x_api.post_reply
+    swept = []
+
+    def slow(text, *, in_reply_to_tweet_id):  # X posts it at once, but its answer takes `elapsed` seconds
+        monkeypatch.setattr(x_api, "post_reply", real_post_reply)
+        reply_x_id = real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+        age(Tweet.objects.get(), seconds=elapsed)
+        swept.append(sweep_meanwhile())
+        return reply_x_id
+
+    monkeypatch.setattr(x_api, "post_reply", slow)
+    post = payloads.tweet(urls=[url])
+
+    deliver(post)
+
+    assert swept == [{"redispatched": 0, "failed": 0, "photos_deleted": 0}]
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert (reply.status, reply.x_id, reply.attempts) == (Reply.Status.POSTED, fake_x.timelines[BOT_USER_ID][0]["id"], 1)
+    assert (tweet.status, tweet.attempts) == (Tweet.Status.DONE, 1)
+
+
+def test_a_reply_a_dead_worker_posted_is_found_on_the_timeline_even_without_xs_duplicate_check(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
+):
+    fake_x.reject_duplicates = False  # X's duplicate check is off, or its window has passed
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_post_reply = x_api.post_reply
+
+    def posts_then_dies(text, *, in_reply_to_tweet_id):
+        monkeypatch.setattr(x_api, "post_reply", real_post_reply)
+        real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(x_api, "post_reply", posts_then_dies)
+    post = payloads.tweet(urls=[url])
+    deliver(post)
+    assert Reply.objects.get().status == Reply.Status.POSTING
+
+    age(Tweet.objects.get())
+    assert sweep() == {"redispatched": 1, "failed": 0, "photos_deleted": 0}
+
+    reply = Reply.objects.get()
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]  # looked for before posting, and found
+    assert (reply.status, reply.x_id, reply.last_error) == (Reply.Status.POSTED, fake_x.timelines[BOT_USER_ID][0]["id"], "")
+    assert Tweet.objects.get().status == Tweet.Status.DONE
+
+
+def test_a_reopened_reply_the_timeline_does_not_show_yet_waits_rather_than_posts_again(
+    deliver, sweep, fake_x, media_server, rekognition_stub, monkeypatch
+):
+    fake_x.reject_duplicates = False
+    fake_x.timeline_lag = 1  # the bot's timeline does not show its newest post yet
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    real_post_reply = x_api.post_reply
+
+    def posts_then_dies(text, *, in_reply_to_tweet_id):
+        monkeypatch.setattr(x_api, "post_reply", real_post_reply)
+        real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(x_api, "post_reply", posts_then_dies)
+    post = payloads.tweet(urls=[url])
+    deliver(post)
+    tweet = Tweet.objects.get()
+    # Just past the claim's lifetime: the worker may have posted as late as a minute ago.
+    age(tweet, seconds=int(conf.reply_claim_seconds()) + 1)
+
+    assert sweep()["redispatched"] == 1
+
+    reply, tweet = Reply.objects.get(), Tweet.objects.get()
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]  # not posted again on a guess
+    assert (reply.status, reply.last_error) == (
+        Reply.Status.PENDING,
+        "an earlier attempt may have posted it; not on the bot's timeline yet",
+    )
+    assert tweet.status == Tweet.Status.PROCESSING and "looking again later" in tweet.last_error
+
+    fake_x.timeline_lag = 0  # the timeline catches up
+    age(tweet)
+    sweep()
+
+    reply.refresh_from_db()
+    assert fake_x.posts() == [reply_body(DOG_REPLY, post)]
+    assert (reply.status, reply.x_id) == (Reply.Status.POSTED, fake_x.timelines[BOT_USER_ID][0]["id"])
+    assert Tweet.objects.get().status == Tweet.Status.DONE
+    assert_x_saw_only_valid_requests(fake_x)
 
 
 # --- Giving up --------------------------------------------------------------------------

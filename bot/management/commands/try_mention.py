@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 
+from bot.checks import settings_problems
 from bot.events import samples
 from bot.models import Reply, Tweet
 from bot.signatures import signature_for
@@ -97,6 +98,10 @@ class Command(BaseCommand):
             with _environ(
                 IMAGEBOT_MEDIA_URL_PREFIXES=base, IMAGEBOT_DISPATCH="inline", X_CONSUMER_SECRET=secret, X_DRY_RUN="0" if post else "1"
             ):
+                # Checked with this run's own values too (--post needs X credentials), before anything is sent.
+                problems = settings_problems()
+                if problems:
+                    raise CommandError("a setting is not allowed:\n" + "\n".join(problems))
                 tweet_id = str(1_800_000_000_000_000_000 + time.time_ns() // 1000 % 10**15)
                 tweet = samples.tweet(
                     text=text,
@@ -122,7 +127,11 @@ class Command(BaseCommand):
             server.shutdown()
         if response.status_code != 200:
             raise CommandError(f"the webhook answered {response.status_code}: {response.content.decode(errors='replace')}")
-        self._report(Tweet.objects.get(x_id=tweet_id))
+        recorded = Tweet.objects.get(x_id=tweet_id)
+        self._report(recorded)
+        if recorded.status in Tweet.PENDING_STATUSES:  # a step broke half-way: the log says why
+            reason = f": {recorded.last_error}" if recorded.last_error else ""
+            raise CommandError(f"the tweet was left {recorded.status}, not settled{reason}")
 
     def _report(self, tweet: Tweet) -> None:
         self.stdout.write(f"tweet {tweet.x_id}: {tweet.status}" + (f" ({tweet.last_error})" if tweet.last_error else ""))
