@@ -21,7 +21,7 @@ def test_local_is_the_default_off_lambda_and_rekognition_on_lambda(monkeypatch):
 
 def test_an_unknown_recogniser_fails_loudly_naming_the_variable(monkeypatch):
     monkeypatch.setenv("IMAGEBOT_RECOGNISER", "clip")
-    with pytest.raises(ImproperlyConfigured, match="IMAGEBOT_RECOGNISER=.clip.: must be one of local, rekognition"):
+    with pytest.raises(ImproperlyConfigured, match=r"IMAGEBOT_RECOGNISER=.clip.: must be one of local, rekognition"):
         recognition.detect(recognition.image_from_bytes(b"x"))
 
 
