@@ -26,7 +26,7 @@ import time
 
 from common import configure, database
 
-WORKDIR = configure(IMAGEBOT_S3_EVENTS="false")
+WORKDIR = configure(IMAGEBOT_S3_EVENTS="false", IMAGEBOT_RECOGNISER="rekognition")  # the Stubber answers
 
 from tests.fixtures import (
     aws as aws_fixtures,

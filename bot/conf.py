@@ -490,6 +490,20 @@ def storage_bucket() -> str | None:
 
 # Recognition
 
+RECOGNISERS = ("local", "rekognition")
+RECOGNISER = _choice(
+    "IMAGEBOT_RECOGNISER",
+    RECOGNISERS,
+    default=None,  # decided by recogniser()
+    meaning="which recogniser labels photos",
+    shown_default="local off Lambda, rekognition on Lambda",
+)
+
+
+def recogniser() -> str:
+    """Which backend labels photos: rekognition on Lambda, local (an ONNX model on this machine) elsewhere."""
+    return RECOGNISER.read() or ("rekognition" if on_lambda() else "local")
+
 
 def max_labels() -> int:
     return MAX_LABELS.read()

@@ -30,8 +30,10 @@ from bot.events import samples
 
 @pytest.fixture(autouse=True)
 def _isolated_bot(monkeypatch, settings, tmp_path):
-    """Every test: work runs inline, photos go to a temporary folder, no real credentials leak in."""
+    """Every test: work runs inline, photos go to a temporary folder, no real credentials leak in,
+    and Rekognition (answered by botocore's Stubber) recognises; tests of the local recogniser say so."""
     monkeypatch.setenv("IMAGEBOT_DISPATCH", "inline")
+    monkeypatch.setenv("IMAGEBOT_RECOGNISER", "rekognition")
     for name in (
         "X_CONSUMER_KEY",
         "X_CONSUMER_SECRET",

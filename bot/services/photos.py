@@ -112,10 +112,15 @@ def _labels_keep(photo_pk: int, labels: Iterable[recognition.DetectedLabel]) -> 
     )
 
 
-def _recognition_image(photo: Photo) -> dict:
+def _recognition_image(photo: Photo) -> recognition.Image:
     storage = photo.file.storage
     bucket = getattr(storage, "bucket_name", None)
-    if bucket:  # in S3: Rekognition reads the object itself
-        return recognition.image_from_s3(bucket, posixpath.join(storage.location, photo.file.name))
+    if bucket:  # in S3: Rekognition reads the object itself; the local recogniser reads it through the storage
+
+        def read() -> bytes:
+            with storage.open(photo.file.name, "rb") as stored:
+                return stored.read()
+
+        return recognition.image_from_s3(bucket, posixpath.join(storage.location, photo.file.name), read=read)
     with storage.open(photo.file.name, "rb") as stored:
         return recognition.image_from_bytes(stored.read())

@@ -2,8 +2,12 @@
 
 The photo is served from a loopback HTTP server that is allow-listed for this run only,
 so the real download, validation, storage and recognition steps run. The reply is a
-dry run unless --post is given (which needs X credentials). Without AWS credentials
-the tweet ends failed with a plain reason.
+dry run unless --post is given (which needs X credentials). The recogniser is the
+configured one (IMAGEBOT_RECOGNISER: the local models by default off Lambda); with
+Rekognition and no AWS credentials the tweet ends failed with a plain reason.
+
+Run from the shell, the exit status says whether the tweet was answered (a reply posted
+or, in a dry run, composed): 0 if so, 1 if not.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import mimetypes
 import os
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +32,7 @@ from django.test import Client
 
 from bot.checks import settings_problems
 from bot.events import samples
-from bot.models import Tweet
+from bot.models import Reply, Tweet
 from bot.signatures import signature_for
 
 BOT_ID, BOT_NAME, AUTHOR_ID = "1", "imagebot", "2"
@@ -65,6 +70,12 @@ def _environ(**values: str) -> Iterator[None]:
 
 class Command(BaseCommand):
     help = "Feed a realistic signed mention with a local photo through the webhook; print the labels and the reply."
+    answered = False
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        super().run_from_argv(argv)
+        if not self.answered:
+            sys.exit(1)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("photo", help="path to an image file")
@@ -135,3 +146,6 @@ class Command(BaseCommand):
         reply = getattr(tweet, "reply", None)
         if reply is not None:
             self.stdout.write(f"reply ({reply.get_status_display()}): {reply.text}" + (f" [X id {reply.x_id}]" if reply.x_id else ""))
+        self.answered = reply is not None and reply.status in (Reply.Status.POSTED, Reply.Status.DRY_RUN)
+        if not self.answered:
+            self.stderr.write("the tweet was not answered")

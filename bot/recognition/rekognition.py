@@ -1,9 +1,13 @@
-"""The recogniser seam: what is on a photo, answered by AWS Rekognition.
+"""The Rekognition backend of the recogniser seam: what is on a photo, answered by AWS Rekognition.
 
-This is the only module that imports boto3 for Rekognition. Callers hand in an image
-(`image_from_bytes` or `image_from_s3`) and get a `Detection` back, or a
-`RecognitionError` that says in plain words what went wrong and whether trying again
-later can help (`permanent`).
+This is the only module that imports boto3 for Rekognition. Callers go through
+`bot.recognition.detect`, which hands an image (`image_from_bytes` or `image_from_s3`)
+to `detect` here and gets a `Detection` back, or a `RecognitionError` that says in
+plain words what went wrong and whether trying again later can help (`permanent`).
+
+`rekognition_client` and `sleep` are re-exported by the package and called through it
+(`seam.rekognition_client()`, `seam.sleep(...)`), so replacing them on `bot.recognition`
+(as the tests do) takes effect here.
 
 Each photo costs exactly one DetectLabels and one DetectModerationLabels call when all
 goes well. Throttling, service errors and network failures are retried here, with
@@ -18,7 +22,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
@@ -34,18 +37,14 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from bot import conf
+from bot import conf, recognition as seam
+from bot.recognition.types import MODERATION_FLOOR, DetectedLabel, Detection, RecognitionError
 
 if TYPE_CHECKING:
     from mypy_boto3_rekognition import RekognitionClient
     from mypy_boto3_rekognition.type_defs import LabelTypeDef, ModerationLabelTypeDef
 
 logger = logging.getLogger(__name__)
-
-# DetectModerationLabels is asked for everything from this confidence up (or from the
-# flagging threshold, when an operator sets that lower), so the stored moderation labels
-# show near misses too; whether a photo is flagged is decided by `Detection.flagged`.
-MODERATION_FLOOR = 50.0
 
 # Backoff before extra try n (0-based): a random delay between half and all of
 # min(BACKOFF_CAP, BACKOFF_BASE * 2**n) seconds.
@@ -74,16 +73,6 @@ TEMPORARY_ERROR_CODES = frozenset(
     }
 )
 
-# The photo is what Rekognition refused: the bot can still answer that it could not read it.
-PHOTO_ERROR_CODES = frozenset(
-    {
-        "InvalidImageFormatException",
-        "ImageTooLargeException",
-        "InvalidS3ObjectException",
-        "InvalidParameterException",
-    }
-)
-
 # The same request will fail the same way: the photo or the account needs fixing.
 PERMANENT_ERROR_CODES = frozenset(
     {
@@ -98,44 +87,6 @@ PERMANENT_ERROR_CODES = frozenset(
         "ExpiredTokenException",
     }
 )
-
-
-@dataclass(frozen=True)
-class DetectedLabel:
-    name: str
-    confidence: float
-    parents: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    moderation: bool = False  # True for DetectModerationLabels results (parents = (ParentName,))
-
-
-@dataclass(frozen=True)
-class Detection:
-    labels: tuple[DetectedLabel, ...]
-    moderation_labels: tuple[DetectedLabel, ...]
-
-    @property
-    def flagged(self) -> bool:
-        """A moderation label at or above IMAGEBOT_MODERATION_MIN_CONFIDENCE: reply without describing the photo."""
-        threshold = conf.moderation_min_confidence()
-        return any(label.confidence >= threshold for label in self.moderation_labels)
-
-
-class RecognitionError(Exception):
-    """Recognition failed. `reason` is plain text for the operator; `permanent` says retrying cannot help."""
-
-    def __init__(self, reason: str, *, permanent: bool, code: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.code = code  # the AWS error code or the botocore exception name, when there is one
-        # What DetectLabels found before a later call failed (None: it was not answered).
-        self.labels_found: tuple[DetectedLabel, ...] | None = None
-
-    @property
-    def about_photo(self) -> bool:
-        """The photo itself is the problem (not the account, credentials or service)."""
-        return self.code in PHOTO_ERROR_CODES
 
 
 def rekognition_client() -> RekognitionClient:
@@ -154,14 +105,6 @@ def rekognition_client() -> RekognitionClient:
     return boto3.session.Session().client("rekognition", region_name=conf.aws_region(), config=config)
 
 
-def image_from_bytes(data: bytes) -> dict:
-    return {"Bytes": data}
-
-
-def image_from_s3(bucket: str, key: str) -> dict:
-    return {"S3Object": {"Bucket": bucket, "Name": key}}
-
-
 def detect(image: dict, *, with_labels: bool = True) -> Detection:
     """Labels and moderation labels for one image (see `image_from_bytes`, `image_from_s3`).
 
@@ -169,7 +112,7 @@ def detect(image: dict, *, with_labels: bool = True) -> Detection:
     earlier attempt (a RecognitionError carries what it found in `labels_found`).
     """
     try:
-        client = rekognition_client()
+        client = seam.rekognition_client()
     except (BotoCoreError, ValueError) as exc:  # ValueError: a malformed AWS_ENDPOINT_URL
         reason, _ = _describe(exc)
         raise RecognitionError(reason, permanent=True, code=type(exc).__name__) from exc
@@ -178,7 +121,7 @@ def detect(image: dict, *, with_labels: bool = True) -> Detection:
     if with_labels:
         labels_answer = _call(
             client.detect_labels,
-            Image=image,
+            Image=dict(image),
             MaxLabels=conf.max_labels(),
             MinConfidence=conf.min_confidence(),
         )
@@ -186,7 +129,7 @@ def detect(image: dict, *, with_labels: bool = True) -> Detection:
     try:
         moderation_answer = _call(
             client.detect_moderation_labels,
-            Image=image,
+            Image=dict(image),
             MinConfidence=min(MODERATION_FLOOR, conf.moderation_min_confidence()),
         )
     except RecognitionError as exc:
@@ -219,7 +162,7 @@ def _call(method: Callable[..., _Answer], **params: Any) -> _Answer:
                 raise RecognitionError(reason, permanent=False, code=code) from exc
             delay = _backoff(attempt)
             logger.warning("%s; trying again in %.1f s", reason, delay)
-            sleep(delay)
+            seam.sleep(delay)
             attempt += 1
 
 
