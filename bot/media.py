@@ -639,8 +639,12 @@ def _resize_into_limits(image: Image.Image) -> Image.Image:
         scale = MAX_SIDE / max(width, height)
     elif min(width, height) < MIN_SIDE:
         scale = MIN_SIDE / min(width, height)
-    size = tuple(min(MAX_SIDE, max(MIN_SIDE, round(side * scale))) for side in (width, height))
+    size = (_side(width, scale), _side(height, scale))
     return image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _side(length: int, scale: float) -> int:
+    return min(MAX_SIDE, max(MIN_SIDE, round(length * scale)))
 
 
 def _encode(image: Image.Image, *, transparent: bool) -> tuple[str, bytes, Image.Image]:
@@ -668,7 +672,7 @@ def _encode_jpeg_under_limit(image: Image.Image) -> tuple[bytes, Image.Image]:
             content = _save(image, "JPEG", quality=quality)
             if content is not None:
                 return content, image
-        size = tuple(int(side * SHRINK_FACTOR) for side in image.size)
+        size = (int(image.width * SHRINK_FACTOR), int(image.height * SHRINK_FACTOR))
         if min(size) < MIN_SIDE:
             raise MediaError(f"cannot encode under {MAX_OUTPUT_BYTES} bytes", permanent=True)
         image = image.resize(size, Image.Resampling.LANCZOS)
