@@ -445,3 +445,54 @@ def test_photos_kept_on_purpose_stay_when_keeping_is_turned_off_later(deliver, s
 
     assert sweep()["photos_deleted"] == 0
     assert len(stored_files()) == 1  # only clean-ups that failed are finished by the sweeper
+
+
+# --- Claims are judged by their claim time ------------------------------------------------
+
+
+def stalled_recognition(claimed_seconds_ago: float, updated_seconds_ago: float) -> Photo:
+    """A tweet left processing, its photo claimed for recognition: times set directly, as time passing would."""
+    now = timezone.now()
+    tweet = Tweet.objects.create(
+        x_id="1600000000000000901", author_x_id="2", author_username="ana", status=Tweet.Status.PROCESSING, attempts=1
+    )
+    photo = Photo.objects.create(tweet=tweet, position=0, source_url="https://pbs.twimg.com/media/a.jpg", status=Photo.Status.RECOGNISING)
+    Photo.objects.filter(pk=photo.pk).update(
+        claimed_at=now - timedelta(seconds=claimed_seconds_ago), updated_at=now - timedelta(seconds=updated_seconds_ago)
+    )
+    Tweet.objects.filter(pk=tweet.pk).update(updated_at=now - timedelta(hours=2))
+    return photo
+
+
+@pytest.mark.django_db
+def test_the_sweeper_leaves_a_fresh_claim_alone_however_old_the_photos_last_update(dispatched):
+    photo = stalled_recognition(claimed_seconds_ago=1, updated_seconds_ago=7200)
+
+    assert services.sweep()["redispatched"] == 0
+
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.RECOGNISING
+    dispatched.assert_not_called()
+
+
+@pytest.mark.django_db
+def test_the_sweeper_reopens_an_old_claim_however_recent_the_photos_last_update(dispatched, django_capture_on_commit_callbacks):
+    photo = stalled_recognition(claimed_seconds_ago=conf.photo_claim_seconds() + 60, updated_seconds_ago=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep()["redispatched"] == 1
+
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.STORED
+    dispatched.assert_called_once_with(services.tweet_process, photo.tweet_id)
+
+
+@pytest.mark.django_db
+def test_a_reply_moved_by_any_step_gets_a_new_updated_at(deliver, fake_x, media_server, rekognition_stub):
+    url, _ = serve_jpeg(media_server)
+    stub_detection(rekognition_stub, labels=DOG)
+    deliver(payloads.tweet(urls=[url]))
+
+    reply = Reply.objects.get()
+    assert reply.status == Reply.Status.POSTED
+    assert reply.updated_at >= reply.posted_at >= reply.claimed_at >= reply.created_at  # .update() no longer skips auto_now
