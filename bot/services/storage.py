@@ -10,9 +10,11 @@ goes with its last photo; S3 has no folders.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
-from collections.abc import Iterable
+import posixpath
+from collections.abc import Callable, Iterable
 from functools import partial
 
 from django.core.files.base import ContentFile
@@ -26,8 +28,10 @@ logger = logging.getLogger(__name__)
 
 PHOTO_PREFIX = "photos/"
 
-# Why a photo that was waiting for recognition was failed when its file went, by its tweet's status.
-_WHY_REMOVED = {
+# A photo whose file goes while it waits for recognition is failed: nothing will recognise it now.
+WAITING = (Photo.Status.STORED, Photo.Status.RECOGNISING)
+# Why, by its tweet's status.
+_WHY_REMOVED: dict[str, str] = {
     Tweet.Status.FAILED: "the tweet failed",
     Tweet.Status.DELETED: "the tweet was deleted",
     Tweet.Status.DONE: "the tweet was answered",
@@ -45,31 +49,44 @@ def tweet_photos_delete(tweet_pk: int) -> int:
 
     The file goes first: if that fails, the row still names it, for the sweeper to finish.
     """
-    tweet = Tweet.objects.filter(pk=tweet_pk).values("x_id", "status").first()
-    if tweet is None:
-        return 0
-    reason = f"removed before recognition: {_WHY_REMOVED.get(tweet['status'], 'the tweet is ' + tweet['status'])}"
     deleted = 0
-    for photo in Photo.objects.filter(tweet_id=tweet_pk).exclude(file="").only("pk", "file"):
+    folders = set()
+    reason = functools.cache(partial(_why_removed, tweet_pk))  # looked up only for a photo still waiting
+    for photo in Photo.objects.filter(tweet_id=tweet_pk).exclude(file="").only("pk", "file", "status"):
         name = photo.file.name
         photo.file.storage.delete(name)
-        _photo_file_forget(photo.pk, name, reason=reason)
+        _photo_file_forget(photo.pk, name, waiting=photo.status in WAITING, reason=reason)
+        folders.add(posixpath.dirname(name))
         deleted += 1
-    # Also after a photo's writer removed its own file (the tweet was deleted while it was being stored).
-    _tweet_folder_remove(default_storage, tweet["x_id"])
+    if not folders:  # also after a photo's writer removed its own file (the tweet was deleted while it was being stored)
+        x_id = Tweet.objects.filter(pk=tweet_pk).values_list("x_id", flat=True).first()
+        folders = {f"{PHOTO_PREFIX}{x_id}"} if x_id else set()
+    for folder in folders:
+        _folder_remove(default_storage, folder)
     return deleted
 
 
-def _photo_file_forget(photo_pk: int, name: str, *, reason: str) -> None:
-    """The row of a photo whose file `name` was just deleted stops naming it."""
+def _why_removed(tweet_pk: int) -> str:
+    status = str(Tweet.objects.filter(pk=tweet_pk).values_list("status", flat=True).first() or "gone")
+    return f"removed before recognition: {_WHY_REMOVED.get(status, 'the tweet is ' + status)}"
+
+
+def _photo_file_forget(photo_pk: int, name: str, *, waiting: bool, reason: Callable[[], str]) -> None:
+    """The row of a photo whose file `name` was just deleted stops naming it.
+
+    `waiting`: the photo was stored or recognising when read, so it is failed with `reason`;
+    otherwise (recognised, failed) only its file is forgotten. A worker may move it between
+    the read and the update: each way is tried, a few times. `reason` is asked only when needed.
+    """
     photos = Photo.objects.filter(pk=photo_pk, file=name)
-    for _ in range(3):  # a worker may move the photo between the two updates: look again
-        if photos.move((Photo.Status.STORED, Photo.Status.RECOGNISING), Photo.Status.FAILED, file="", last_error=reason):
+    for _ in range(3):
+        if waiting and photos.move((Photo.Status.STORED, Photo.Status.RECOGNISING), Photo.Status.FAILED, file="", last_error=reason()):
             return
-        if photos.exclude(status__in=(Photo.Status.STORED, Photo.Status.RECOGNISING)).update(file=""):
+        if photos.exclude(status__in=WAITING).update(file=""):
             return
         if not photos.exists():  # it names another file now, or is gone
             return
+        waiting = True
     logger.warning("photo pk %s still names %s, which was deleted: a worker keeps moving it", photo_pk, name)
 
 
@@ -97,17 +114,17 @@ def _stored_files_delete(names: list[str], tweet_x_ids: list[str]) -> None:
             logger.exception("the stored photo %s of a deleted tweet could not be removed", name)
             left.append(name)
     for x_id in tweet_x_ids:
-        _tweet_folder_remove(default_storage, x_id)
+        _folder_remove(default_storage, f"{PHOTO_PREFIX}{x_id}")
     if left:
         logger.error("stored photos of deleted tweets left in storage (no row names them now): %s", ", ".join(left))
 
 
-def _tweet_folder_remove(storage: Storage, tweet_x_id: str) -> None:
-    """photos/<tweet id>/ in the local folder, once it is empty (S3 has no folders)."""
-    if not isinstance(storage, FileSystemStorage) or not tweet_x_id.isdigit():
+def _folder_remove(storage: Storage, folder: str) -> None:
+    """A tweet's folder (photos/<tweet id>) in the local folder, once it is empty (S3 has no folders)."""
+    if not isinstance(storage, FileSystemStorage) or not folder.startswith(PHOTO_PREFIX) or not folder[len(PHOTO_PREFIX) :].isdigit():
         return
     with contextlib.suppress(OSError):  # not empty (another photo of the tweet), or not there
-        os.rmdir(storage.path(f"{PHOTO_PREFIX}{tweet_x_id}"))
+        os.rmdir(storage.path(folder))
 
 
 def storage_replace(name: str, content: bytes) -> str:
