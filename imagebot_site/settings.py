@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from bot.conf import env_bool, env_list, env_str, on_lambda
+from bot.conf import LOG_LEVEL, env_bool, env_list, env_str, on_lambda
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -144,5 +144,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"bot": {"handlers": ["console"], "level": env_str("IMAGEBOT_LOG_LEVEL", "INFO")}},
+    # A bad IMAGEBOT_LOG_LEVEL must not crash logging's set-up: INFO until the start-up check refuses it in one line.
+    "loggers": {"bot": {"handlers": ["console"], "level": LOG_LEVEL.read() if LOG_LEVEL.problem() is None else "INFO"}},
 }

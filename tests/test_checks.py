@@ -192,6 +192,14 @@ def test_a_management_command_stops_before_its_work_without_a_traceback():
     assert "Traceback" not in result.stderr
 
 
+def test_a_bad_log_level_is_one_line_too_not_a_crash_of_logging_set_up():
+    result = start(sys.executable, "manage.py", "sweep", IMAGEBOT_LOG_LEVEL="loud")
+
+    assert result.returncode == 1 and result.stdout == ""
+    assert "IMAGEBOT_LOG_LEVEL='loud': must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # --- gunicorn, through imagebot_site.wsgi --------------------------------------------------------
 
 
