@@ -595,4 +595,3 @@ def settings_problems(rules: Iterable[Callable[[], list[str]]] = COMBINATION_RUL
         except ImproperlyConfigured:
             continue
     return problems
-
