@@ -7,7 +7,7 @@
     /api/deliveries/               deliveries, for staff; /api/deliveries/<id>/body/ the raw body
     /api/schema/                   the OpenAPI 3 schema (YAML; ?format=json for JSON)
     /api/docs/                     Swagger UI on that schema, served from drf-spectacular-sidecar
-Every other path under /api/ is a JSON 404.
+Every other path under /api/ is a JSON 404 (once it ends in a slash: APPEND_SLASH redirects first).
 """
 
 from django.urls import path, re_path
@@ -29,5 +29,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[CanViewRecords]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[CanViewRecords]), name="docs"),
     *router.urls,
-    re_path(r"^[\s\S]*$", views.NotFoundView.as_view()),  # any path at all, newlines included
+    # Any other path ending in a slash, newlines included. Without the slash, CommonMiddleware
+    # sends it to the slashed one first (/api/tweets to /api/tweets/), as everywhere on the site.
+    re_path(r"^[\s\S]*/$", views.NotFoundView.as_view()),
 ]

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from rest_framework.test import APIClient
 
 from bot.models import Reply, Tweet
 from tests.fixtures.records import PhotoSpec, record_delivery, record_tweet
@@ -220,9 +221,22 @@ class TestRoot:
         assert set(api.get("/api/").json()) == {"tweets", "labels", "deliveries"}
 
     def test_any_other_path_is_a_json_404(self, api, db):
-        for url in ["/api/nothing/", "/api/tweets/1/photos/", "/api/tweets/a/b/"]:
+        for url in ["/api/nothing/", "/api/tweets/1/photos/", "/api/tweets/a/b/", "/api/tweets/1%0A/"]:
             response = api.get(url)
             assert (response.status_code, response.json()) == (404, {"detail": "Not found."}), url
+
+    def test_a_path_without_its_slash_is_sent_to_the_slashed_one(self, api, zoo):
+        response = api.get("/api/tweets", follow=True)
+        assert response.redirect_chain == [("/api/tweets/", 301)]
+        assert response.json()["count"] == 5
+        assert api.get("/api/nothing", follow=True).status_code == 404
+
+    def test_the_browsable_api_shows_the_way_back_to_the_root(self, zoo, reader):
+        client = APIClient()
+        client.force_login(reader)
+        page = client.get("/api/tweets/", HTTP_ACCEPT="text/html").content.decode()
+        assert '<a href="/api/">Api Root</a>' in page
+        assert "Not Found" not in page
 
 
 def _at(day: str) -> datetime:
