@@ -20,7 +20,8 @@ from tests.fixtures.records import Zoo, record_zoo
 
 
 def make_user(username: str, *permissions: str, is_staff: bool = False, is_active: bool = True) -> User:
-    user = User.objects.create_user(username, password="not-used-0123456789", is_staff=is_staff, is_active=is_active)
+    """A user holding these permissions ("bot.view_tweet", …). No password: tokens and sessions need none, and hashing one is slow."""
+    user = User.objects.create_user(username, password=None, is_staff=is_staff, is_active=is_active)
     codenames = [permission.removeprefix("bot.") for permission in permissions]
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="bot", codename__in=codenames))
     return user
