@@ -50,7 +50,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "bot",
 ]
 
@@ -128,15 +131,37 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# The read-only API (bot/api/, README "REST API"). A token first, so a request without
+# credentials is answered 401 with `WWW-Authenticate: Token`; the session is for the
+# browsable API and the docs page after logging in to the admin. No Basic auth: scripts
+# carry a token they can lose, not a password.
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
+    # Per user, counted in the default cache (per process: on Lambda, per warm instance).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": "120/minute"},
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "imagebot API",
+    "DESCRIPTION": "The bot's records, read-only: tweets, their photos, labels and replies; label statistics; deliveries.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "TweetStatusEnum": "bot.models.Tweet.Status",
+        "PhotoStatusEnum": "bot.models.Photo.Status",
+        "ReplyStatusEnum": "bot.models.Reply.Status",
+    },
+    # Swagger UI's files come from drf-spectacular-sidecar through staticfiles, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {
