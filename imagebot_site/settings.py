@@ -116,6 +116,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 # `manage.py collectstatic` writes here; WhiteNoise serves it (on Lambda, from the package).
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The path WhiteNoise answers, as the function sees it: said outright rather than read from
+# STATIC_URL at start-up, which Django gives the script prefix of the moment (on API
+# Gateway's own host the stage's path, /dev/, comes before it).
+WHITENOISE_STATIC_PREFIX = "/static/"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("IMAGEBOT_MEDIA_ROOT", str(BASE_DIR / "media")))
 
