@@ -135,14 +135,18 @@ def summary(results: list[dict]) -> dict:
     }
 
 
-def measure(worktree: Path, workdir: Path, name: str, *, stage: str, venv: Path, runs: int) -> dict:
-    package = package_build(worktree, workdir / f"{name}.zip", stage=stage, venv=venv)
-    folder = unpack(package, workdir / name)
-    return {
-        **package_sizes(package),
-        "lambda": summary(cold_starts(folder, runs, cached=False)),
-        "cached": summary(cold_starts(folder, runs, cached=True)),
-    }
+def measure_both(folders: dict[str, Path], runs: int) -> dict[str, dict]:
+    """Each way, the packages take turns, one fresh process each: a load that comes and goes
+    on the machine weighs on both alike."""
+    results: dict[str, dict] = {name: {} for name in folders}
+    for way, cached in (("lambda", False), ("cached", True)):
+        taken: dict[str, list] = {name: [] for name in folders}
+        for _ in range(runs):
+            for name, folder in folders.items():
+                taken[name] += cold_starts(folder, 1, cached=cached)
+        for name in folders:
+            results[name][way] = summary(taken[name])
+    return results
 
 
 def base_worktree(rev: str, workdir: Path) -> Path:
@@ -174,9 +178,13 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="imagebot-package-bench-"))
     base = None
     try:
-        now = measure(ROOT, workdir, "now", stage=args.stage, venv=args.venv, runs=args.runs)
         base = base_worktree(args.base, workdir)
-        before = measure(base, workdir, "base", stage=args.stage, venv=args.venv, runs=args.runs)
+        packages = {
+            "now": package_build(ROOT, workdir / "now.zip", stage=args.stage, venv=args.venv),
+            "base": package_build(base, workdir / "base.zip", stage=args.stage, venv=args.venv),
+        }
+        timings = measure_both({name: unpack(package, workdir / name) for name, package in packages.items()}, args.runs)
+        now, before = ({**package_sizes(packages[name]), **timings[name]} for name in ("now", "base"))
     finally:
         if base is not None:
             subprocess.run([GIT, "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
