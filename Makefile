@@ -8,7 +8,7 @@ PORT ?= 8000
 # What `make lint` checks with ruff (mypy reads its own `files` in pyproject.toml).
 LINT_PATHS := bot imagebot_site manage.py tests bench scripts
 
-.PHONY: run test lint venv migrate bench try clean
+.PHONY: run test lint venv migrate bench bench-package package try clean
 
 venv: $(STAMP)
 
@@ -17,6 +17,39 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# The Lambda package's own virtualenv: requirements.txt alone, made afresh when it changes
+# (never .venv, which also holds the test tools and the local recogniser's ML packages).
+PKG_VENV := .venv-package
+PKG_BIN := $(PKG_VENV)/bin
+PKG_STAMP := $(PKG_VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+STAGE ?= dev
+PACKAGE := build/imagebot-$(STAGE).zip
+
+$(PKG_STAMP): requirements.txt
+	rm -rf $(PKG_VENV)
+	$(PYTHON) -m venv $(PKG_VENV)
+	$(PKG_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# `zappa package`, offline: the wheels installed here are already Lambda's (no PyPI look-ups,
+# use_precompiled_packages is off), so build on Linux x86_64 with the runtime's Python.
+# The admin's static files are collected into the package (staticfiles/, served by WhiteNoise).
+# Prints the package's zipped and unzipped size. `zappa deploy`/`update` ship the same files:
+# the exclusions live in zappa_settings.json.
+package: $(PKG_STAMP)
+	$(PKG_BIN)/python -c 'import platform, sys; ok = sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11); sys.exit(0 if ok else "the package needs Linux x86_64 and Python 3.11, as the Lambda runtime (zappa_settings.json)")'
+	rm -rf build staticfiles
+	mkdir -p build
+	$(PKG_BIN)/python manage.py collectstatic --noinput --verbosity 0
+	VIRTUAL_ENV=$(abspath $(PKG_VENV)) PATH="$(abspath $(PKG_BIN)):$$PATH" $(PKG_BIN)/zappa package $(STAGE) --output $(PACKAGE)
+	$(PKG_BIN)/python bench/package.py --sizes $(PACKAGE)
+
+# The package's size and cold start, beside the commit before the Lambda work (bench/package.py).
+bench-package: $(PKG_STAMP)
+	rm -rf staticfiles
+	$(PKG_BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(PKG_BIN)/python bench/package.py
 
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -48,4 +81,4 @@ try: migrate
 	$(BIN)/python manage.py try_mention "$(PHOTO)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(PKG_VENV) build staticfiles .pytest_cache

@@ -59,6 +59,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The admin's and the API's static files, from STATIC_ROOT (collected into the Lambda
+    # package by `make package`), before anything else touches the request.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,6 +88,9 @@ TEMPLATES = [
     },
 ]
 
+# PostgreSQL in production (DATABASE_URL). SQLite cannot work on Lambda: each execution
+# environment has its own /tmp, lost when it ends, and /var/task is read-only. A warm Lambda
+# keeps its connection for CONN_MAX_AGE seconds between invocations (checked before reuse).
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
@@ -111,7 +117,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# `manage.py collectstatic` writes here; WhiteNoise serves it (on Lambda, from the package).
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The path WhiteNoise answers, as the function sees it: said outright rather than read from
+# STATIC_URL at start-up, which Django gives the script prefix of the moment (on API
+# Gateway's own host the stage's path, /dev/, comes before it).
+WHITENOISE_STATIC_PREFIX = "/static/"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("IMAGEBOT_MEDIA_ROOT", str(BASE_DIR / "media")))
 

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import time
 import types
 from dataclasses import dataclass
@@ -29,13 +30,19 @@ from zappa.cli import ZappaCLI
 from zappa.utilities import parse_s3_url
 
 from bot import dispatch, services
-from tests.fixtures.aws_lambda import ACCOUNT, REGION, cold_start, invoke
+from bot.events import samples
+from bot.models import Delivery, Reply, Tweet
+from bot.signatures import crc_response_token
+from tests.fixtures.aws_lambda import ACCOUNT, API_HOST, REGION, api_gateway_event, cold_start, invoke
+from tests.fixtures.pipeline import NO_PHOTO_REPLY
 from tests.fixtures.s3 import s3_record
+from tests.fixtures.webhook import encode, sign
 
 # The entry points tidy database connections before and after, as Django does around a request.
 pytestmark = pytest.mark.django_db
 
-ZAPPA_SETTINGS = Path(__file__).resolve().parent.parent / "zappa_settings.json"
+ROOT = Path(__file__).resolve().parent.parent
+ZAPPA_SETTINGS = ROOT / "zappa_settings.json"
 STAGES = ("dev", "production")
 REMOTE_ENV = {"DJANGO_SECRET_KEY": "from-the-remote-env-file", "IMAGEBOT_DISPATCH": "inline"}
 # Operator-held values: they come from remote_env or the function's own environment, never the settings file.
@@ -119,6 +126,10 @@ class Deployed:
     def deliver(self, event: dict):
         return invoke(event, self.lambda_name)
 
+    def request(self, method: str, path: str, **options) -> dict:
+        """An HTTP request through API Gateway to this stage; the answer as API Gateway gets it."""
+        return self.deliver(api_gateway_event(method, path, stage=self.cli.api_stage, **options))
+
     def event_config(self, function: str) -> dict:
         return next(event for event in self.cli.stage_config["events"] if event["function"] == function)
 
@@ -129,7 +140,7 @@ class Deployed:
 
 
 @pytest.fixture
-def deploy(tasks, monkeypatch, tmp_path):
+def deploy(tasks, monkeypatch, tmp_path, settings):
     """deploy(stage) -> Deployed: a cold start of that stage's Lambda. Everything it changed is put back."""
     environ, root_level, handler_level = os.environ.copy(), logging.getLogger().level, zappa_handler.logger.level
     monkeypatch.chdir(tmp_path)  # Zappa's CLI walks the working directory looking for websocket handlers
@@ -137,18 +148,20 @@ def deploy(tasks, monkeypatch, tmp_path):
 
     def deploy(stage: str = "dev") -> Deployed:
         cli = zappa_cli(stage)
-        settings = types.ModuleType("zappa_settings")
-        exec(cli.get_zappa_settings_string(), settings.__dict__)
+        zappa_settings = types.ModuleType("zappa_settings")
+        exec(cli.get_zappa_settings_string(), zappa_settings.__dict__)
         s3 = boto3.Session(region_name=REGION).resource("s3")
         stubber = Stubber(s3.meta.client)
         body = json.dumps(REMOTE_ENV).encode()
-        bucket, key = parse_s3_url(settings.REMOTE_ENV)
+        bucket, key = parse_s3_url(zappa_settings.REMOTE_ENV)
         stubber.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": bucket, "Key": key})
         stubbers.append(stubber)
         with stubber:
-            cold_start(monkeypatch, settings, session=_Session(s3))
+            cold_start(monkeypatch, zappa_settings, session=_Session(s3))
         stubber.assert_no_pending_responses()
-        return Deployed(cli=cli, settings=settings)
+        # Django's settings were read when the test run started: take the hosts the stage sets.
+        settings.ALLOWED_HOSTS = os.environ["DJANGO_ALLOWED_HOSTS"].split(",")
+        return Deployed(cli=cli, settings=zappa_settings)
 
     yield deploy
     os.environ.clear()
@@ -417,3 +430,217 @@ def test_the_settings_file_holds_no_secrets(stage):
     assert all(isinstance(value, str) for value in variables.values())  # Zappa refuses anything else
     assert merged["remote_env"].startswith("s3://")
     assert variables["DJANGO_DEBUG"] == "false" and variables["IMAGEBOT_DISPATCH"] == "lambda" and variables["IMAGEBOT_S3_EVENTS"] == "true"
+
+
+# --- HTTP through API Gateway -----------------------------------------------------------
+
+
+def answer_json(answer: dict) -> dict:
+    return json.loads(answer["body"])
+
+
+def test_the_crc_get_is_answered_through_api_gateway(deploy, consumer_secret):
+    deployed = deploy("production")
+
+    answer = deployed.request("GET", "/webhooks/x/", query={"crc_token": "challenge-1"})
+
+    assert answer["statusCode"] == 200
+    assert answer_json(answer) == {"response_token": crc_response_token(consumer_secret, "challenge-1")}
+
+
+def test_a_forged_post_is_refused_without_a_trace(deploy, consumer_secret):
+    deployed = deploy()
+    body = encode(samples.delivery(samples.tweet(photos=0)))
+
+    answer = deployed.request(
+        "POST",
+        "/webhooks/x/",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Twitter-Webhooks-Signature": sign(body, "forged")},
+    )
+
+    assert answer["statusCode"] == 403
+    assert "Traceback" not in answer["body"] and consumer_secret not in answer["body"]
+    assert not Delivery.objects.exists()
+
+
+def test_a_signed_post_ends_in_a_dry_run_reply_through_an_async_invocation(
+    deploy, consumer_secret, lambda_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    deployed = deploy()
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", deployed.lambda_name)  # set by the Lambda runtime
+    monkeypatch.delenv("X_ACCESS_TOKEN", raising=False)  # no access token: replies are dry runs
+    payloads: list = []
+    lambda_client.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        {"FunctionName": deployed.lambda_name, "InvocationType": "Event", "Payload": _Captured(payloads)},
+    )
+    post = samples.tweet(photos=0)
+    body = encode(samples.delivery(post))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = deployed.request(
+            "POST", "/webhooks/x/", body=body, headers={"Content-Type": "application/json", "X-Twitter-Webhooks-Signature": sign(body)}
+        )
+
+    assert answer["statusCode"] == 200
+    [payload] = payloads
+    tweet = Tweet.objects.get(x_id=post["id_str"])
+    assert json.loads(payload) == task_message("bot.tasks.run_job", "tweet_process", tweet.pk)
+    assert not Reply.objects.exists()  # nothing ran inside the request
+
+    deployed.deliver(json.loads(payload))
+
+    reply = Reply.objects.get(tweet=tweet)
+    assert reply.status == Reply.Status.DRY_RUN and reply.text == NO_PHOTO_REPLY
+    tweet.refresh_from_db()
+    assert tweet.status == Tweet.Status.DONE
+
+
+def test_the_admin_is_served_with_its_static_files(deploy, settings, tmp_path):
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path / "staticfiles"  # what `make package` collects into the package
+    call_command("collectstatic", interactive=False, verbosity=0)
+    deployed = deploy()  # WhiteNoise lists STATIC_ROOT when the handler starts
+
+    page = deployed.request("GET", "/admin/login/")
+    [stylesheet_url] = re.findall(r'<link rel="stylesheet" href="([^"]*/admin/css/base\.css)"', page["body"])
+    # API Gateway's own host puts the stage first in the path; the function sees the path after it.
+    stylesheet = deployed.request("GET", stylesheet_url.removeprefix(f"/{deployed.cli.api_stage}"))
+
+    assert page["statusCode"] == 200
+    assert stylesheet["statusCode"] == 200 and "body" in stylesheet["body"]
+    assert stylesheet["multiValueHeaders"]["Content-Type"][0].startswith("text/css")
+
+
+# --- What the settings file may not hold ---------------------------------------------------
+
+
+def settings_file_problems(config: dict) -> list[str]:
+    """Why a stage's merged configuration must not be deployed: one line per problem."""
+    problems = []
+    variables = config.get("environment_variables", {})
+    problems += [f"{name} is a secret: it belongs in remote_env or the function's environment" for name in set(variables) & set(SECRETS)]
+    if config.get("debug") is not False:
+        problems.append("debug must be false: Zappa's debug shows tracebacks to anyone")
+    if "key_filters" in json.dumps(config):
+        problems.append("key_filters: Zappa 0.63 ignores them; use prefix")
+    buckets = [
+        event["event_source"]["arn"]
+        for event in config.get("events", [])
+        if event.get("event_source", {}).get("arn", "").startswith("arn:aws:s3:::")
+    ]
+    problems += [
+        f"{arn} has {buckets.count(arn)} S3 event sources: each overwrites the last"
+        for arn in sorted(set(buckets))
+        if buckets.count(arn) > 1
+    ]
+    return problems
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_settings_file_is_fit_for_lambda(fake_aws_env, monkeypatch, tmp_path, stage):
+    monkeypatch.chdir(tmp_path)
+    config = zappa_cli(stage).stage_config  # merged as Zappa merges "extends"
+
+    assert settings_file_problems(config) == []
+    assert config["log_level"] == "INFO" and config["runtime"] == "python3.11"
+    hosts = config["environment_variables"]["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert f".execute-api.{config['aws_region']}.amazonaws.com" in hosts and config["domain"] in hosts
+    assert API_HOST.endswith(hosts[0])
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"environment_variables": {"X_CONSUMER_SECRET": "s"}}, "X_CONSUMER_SECRET is a secret"),
+        ({"debug": True}, "debug must be false"),
+        ({"events": [{"function": "f", "event_source": {"arn": "arn:aws:s3:::b", "key_filters": []}}]}, "key_filters"),
+        (
+            {"events": [{"function": f, "event_source": {"arn": "arn:aws:s3:::b", "events": ["s3:ObjectCreated:*"]}} for f in ("f", "g")]},
+            "arn:aws:s3:::b has 2 S3 event sources",
+        ),
+    ],
+)
+def test_the_settings_file_guard_refuses(change, problem):
+    config = {**json.loads(ZAPPA_SETTINGS.read_text())["dev"], **change}
+
+    assert any(line.startswith(problem) for line in settings_file_problems(config))
+
+
+# --- The package ------------------------------------------------------------------------
+
+
+def surviving(names: list[str], under: str, patterns: list[str], tmp_path: Path) -> set[str]:
+    """What of a folder holding `names` is left once Zappa applies exclude_glob to the package."""
+    folder = tmp_path / under
+    for name in names:
+        (folder / name).mkdir(parents=True)
+    for pattern in patterns:
+        for path in tmp_path.glob(pattern):
+            if path.exists():
+                path.rmdir()
+    return {path.name for path in folder.iterdir()}
+
+
+def test_the_package_keeps_the_aws_models_the_function_uses_and_no_other(tmp_path):
+    import botocore
+
+    patterns = json.loads(ZAPPA_SETTINGS.read_text())["dev"]["exclude_glob"]
+    installed = sorted(path.name for path in (Path(botocore.__file__).parent / "data").iterdir())
+
+    kept = surviving(installed, "botocore/data", patterns, tmp_path)
+
+    # s3, rekognition: ours; lambda, sns, sts, dynamodb: clients zappa.asynchronous builds at import
+    assert kept == {"s3", "rekognition", "lambda", "sns", "sts", "dynamodb"} | {
+        "_retry.json",
+        "endpoints.json",
+        "partitions.json",
+        "sdk-default-configuration.json",
+    }
+
+
+def test_the_package_keeps_english_translations_only(tmp_path):
+    import django
+
+    patterns = json.loads(ZAPPA_SETTINGS.read_text())["dev"]["exclude_glob"]
+    installed = sorted(path.name for path in (Path(django.__file__).parent / "conf" / "locale").iterdir())
+
+    assert surviving(installed, "django/conf/locale", patterns, tmp_path) == {"en", "__init__.py", "__pycache__"} & set(installed) | {"en"}
+
+
+# --- IAM ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_role_policy_allows_what_the_function_does_and_nothing_more(fake_aws_env, monkeypatch, tmp_path, stage):
+    monkeypatch.chdir(tmp_path)
+    cli = zappa_cli(stage)
+    config = cli.stage_config
+    bucket = config["environment_variables"]["AWS_STORAGE_BUCKET_NAME"]
+    policy = json.loads((ROOT / "docs" / "iam" / f"{cli.lambda_name}-policy.json").read_text())
+
+    assert config["manage_roles"] is False and config["role_name"] == f"{cli.lambda_name}-lambda"
+    assert "extra_permissions" not in config  # Zappa ignores them once it does not manage the role
+    granted = {
+        (action, resource) for statement in policy["Statement"] for action in statement["Action"] for resource in statement["Resource"]
+    }
+    remote_bucket, remote_key = parse_s3_url(config["remote_env"])
+    assert granted == {
+        *(
+            (f"logs:{action}", f"arn:aws:logs:{REGION}:*:log-group:/aws/lambda/{cli.lambda_name}{tail}")
+            for action in ("CreateLogGroup", "CreateLogStream", "PutLogEvents")
+            for tail in ("", ":*")
+        ),
+        *((f"s3:{action}", f"arn:aws:s3:::{bucket}/photos/*") for action in ("GetObject", "PutObject", "DeleteObject")),
+        ("s3:ListBucket", f"arn:aws:s3:::{bucket}"),
+        ("s3:GetObject", f"arn:aws:s3:::{remote_bucket}/{remote_key}"),
+        ("rekognition:DetectLabels", "*"),
+        ("rekognition:DetectModerationLabels", "*"),
+        ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:*:function:{cli.lambda_name}"),
+    }
+    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"])
+    [listing] = [statement for statement in policy["Statement"] if statement["Action"] == ["s3:ListBucket"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["photos/*"]}}

@@ -5,6 +5,10 @@ once. An earlier attempt that may have reached X (`maybe_posted_at`: a lost answ
 5xx, a worker gone while posting) is looked for on the bot's own timeline before the
 reply is posted again. When X refuses a wording as a duplicate, only that timeline can
 say whether an earlier attempt posted it; the next wording is tried only when none can have.
+
+bot.replies (and its text counter, twitter_text with its emoji tables) is imported when a
+reply is composed or posted, not with this module: the webhook imports the services and
+never composes a reply, and on Lambda every import is paid on the cold start.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
-from bot import conf, recognition, replies, x_api
+from bot import conf, recognition, x_api
 from bot.models import Photo, Reply, Tweet
 from bot.services.errors import TemporaryFailure
 from bot.services.settling import tweet_deleted_meanwhile, tweet_settle, tweet_touch
@@ -59,6 +63,8 @@ def reply_text(tweet: Tweet, photos: list[Photo], *, variant: int = 0) -> str:
         for label in photo.labels.all()
         if not label.is_moderation
     ]
+    from bot import replies  # imported when used (see above)
+
     return replies.compose_reply(
         username=tweet.author_username,
         photo_count=len(photos),
@@ -79,6 +85,8 @@ def _tweet_reference(tweet: Tweet) -> str:
 
 def reply_post(reply_pk: int) -> None:
     """Post the reply at most once, trying the next wording while X calls one a duplicate of another answer."""
+    from bot import replies  # imported when used (see above)
+
     looked = False
     for _wording in range(replies.REPLY_VARIANTS):
         if not _reply_post_wording(reply_pk, looked=looked):
@@ -205,6 +213,8 @@ def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> bool:
         )
         raise TemporaryFailure("reply: X calls it a duplicate and an earlier attempt may have posted it; looking again later")
     variant = reply.variant + 1
+    from bot import replies  # imported when used (see above)
+
     if variant >= replies.REPLY_VARIANTS:
         this_reply.move(
             Reply.Status.POSTING, Reply.Status.FAILED, last_error=f"{refusal.message} (every wording already answered other posts)"
