@@ -202,3 +202,9 @@ def test_the_readme_diagrams_match_the_tables():
         drawn = set(re.findall(r"^\s*(\w+) --> (\w+)", block.group(1), re.M))  # [*] (created as) is not a status
         table = {(source, target) for source, targets in model.TRANSITIONS.items() for target in targets}
         assert drawn == table, f"{name}: missing from the diagram {sorted(table - drawn)}, not in the table {sorted(drawn - table)}"
+
+
+def test_the_migrations_describe_the_models_as_they_are():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "bot", "--check", "--dry-run", verbosity=0)  # SystemExit(1) when a change has no migration

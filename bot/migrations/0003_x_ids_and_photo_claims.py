@@ -45,6 +45,11 @@ class Migration(migrations.Migration):
             name="x_id",
             field=models.CharField(blank=True, help_text="The posted reply's id on X.", max_length=20, verbose_name="X id"),
         ),
+        migrations.AlterField(
+            model_name="tweet",
+            name="not_before",
+            field=models.DateTimeField(blank=True, help_text="X's rate limit: the sweeper leaves the tweet alone until then.", null=True),
+        ),
         migrations.AddField(
             model_name="photo",
             name="claimed_at",
