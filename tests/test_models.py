@@ -204,6 +204,7 @@ def test_the_readme_diagrams_match_the_tables():
         assert drawn == table, f"{name}: missing from the diagram {sorted(table - drawn)}, not in the table {sorted(drawn - table)}"
 
 
+@pytest.mark.django_db
 def test_the_migrations_describe_the_models_as_they_are():
     from django.core.management import call_command
 
