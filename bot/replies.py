@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 
 import regex
 from django.template.loader import render_to_string
-from twitter_text import parse_tweet
 
 from bot.recognition import DetectedLabel
 
@@ -158,6 +157,10 @@ def compose_reply(
 
 def weighted_length(text: str) -> int:
     """Length as X counts it."""
+    # Imported on first use: twitter_text builds its emoji tables and loads pkg_resources at
+    # import, and what only judges labels (the API, shows_animal) never counts a reply.
+    from twitter_text import parse_tweet
+
     return parse_tweet(text).weightedLength
 
 

@@ -283,3 +283,18 @@ def test_a_chunked_delivery_over_the_cap_under_gunicorn_gets_413(gunicorn_site):
     status, _ = post_chunked("127.0.0.1", port, body, CONSUMER_SECRET, chunk=64 * 1024)
     assert status == 413
     assert deliveries(database) == before
+
+
+def test_answering_the_webhook_never_imports_the_reply_text_counter():
+    # twitter_text (its emoji tables, pkg_resources) is a third of a cold start; only composing a reply needs it.
+    code = (
+        "import django, sys; django.setup()\n"
+        "from django.test import Client\n"
+        "Client().get('/webhooks/x/', {'crc_token': 'abc'})\n"
+        "Client().get('/api/tweets/')\n"
+        "print(sorted(name for name in ('twitter_text', 'pkg_resources') if name in sys.modules))\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "imagebot_site.settings", "X_CONSUMER_SECRET": CONSUMER_SECRET}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
