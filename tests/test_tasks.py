@@ -24,7 +24,8 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from django.db import connection
+from django.core import signals
+from django.db import close_old_connections, connection
 from zappa import handler as zappa_handler
 from zappa.cli import ZappaCLI
 from zappa.utilities import parse_s3_url
@@ -127,8 +128,18 @@ class Deployed:
         return invoke(event, self.lambda_name)
 
     def request(self, method: str, path: str, **options) -> dict:
-        """An HTTP request through API Gateway to this stage; the answer as API Gateway gets it."""
-        return self.deliver(api_gateway_event(method, path, stage=self.cli.api_stage, **options))
+        """An HTTP request through API Gateway to this stage; the answer as API Gateway gets it.
+
+        As Django's test client does, the request does not close the test's database
+        connection: it holds the test's transaction, which a real invocation would not.
+        """
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            return self.deliver(api_gateway_event(method, path, stage=self.cli.api_stage, **options))
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
 
     def event_config(self, function: str) -> dict:
         return next(event for event in self.cli.stage_config["events"] if event["function"] == function)
