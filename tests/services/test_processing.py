@@ -21,7 +21,17 @@ from bot.models import Delivery, Label, Photo, Reply, Tweet
 from tests.fixtures.aws import AWS_ENV_TO_CLEAR, NO_AWS_CONFIG, labels_response, stub_detection
 from tests.fixtures.fake_x import assert_x_saw_only_valid_requests
 from tests.fixtures.media_server import serve_jpeg
-from tests.fixtures.pipeline import DOG, DOG_REPLY, FIRST_POST_ID, NO_PHOTO_REPLY, age, reply_body, stored_files
+from tests.fixtures.pipeline import (
+    DOG,
+    DOG_REPLY,
+    FIRST_POST_ID,
+    NO_PHOTO_REPLY,
+    age,
+    assert_rows_agree_with_storage,
+    photo_folders,
+    reply_body,
+    stored_files,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("x_waits")]  # nothing waits for X
 
@@ -228,3 +238,5 @@ def test_a_post_deleted_while_its_photo_is_being_written_keeps_no_stored_photo(
     assert Tweet.objects.get().status == Tweet.Status.DELETED
     assert fake_x.requests == [] and Reply.objects.count() == 0
     assert stored_files() == [], "the deleted post's photo is still stored"
+    assert photo_folders() == []  # nor its folder
+    assert_rows_agree_with_storage()

@@ -10,10 +10,8 @@ tweets' records (the admin's way); then S3, where there are no folders.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
@@ -23,23 +21,9 @@ from bot.models import Label, Photo, Reply, Tweet
 from bot.services.storage import photo_storage_name, storage_replace, tweet_photos_delete, tweets_delete
 from tests.fixtures.aws import AWS_ENV_TO_CLEAR, NO_AWS_CONFIG, stub_detection
 from tests.fixtures.media_server import make_image_bytes, serve_jpeg
-from tests.fixtures.pipeline import DOG, age, stored_files
+from tests.fixtures.pipeline import DOG, age, assert_rows_agree_with_storage, photo_folders, stored_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("x_waits")]  # nothing waits for X
-
-
-def assert_rows_agree_with_storage() -> None:
-    for photo in Photo.objects.select_related("tweet"):
-        if photo.file.name:
-            assert default_storage.exists(photo.file.name), f"{photo} names {photo.file.name}, which is not stored"
-        else:
-            assert photo.status not in (Photo.Status.STORED, Photo.Status.RECOGNISING), f"{photo} is {photo.status} without a file"
-
-
-def photo_folders() -> list[str]:
-    """The per-tweet folders in the local media folder."""
-    root = Path(settings.MEDIA_ROOT) / "photos"
-    return sorted(path.name for path in root.iterdir()) if root.exists() else []
 
 
 @pytest.fixture
@@ -138,29 +122,6 @@ def test_a_deleted_tweets_recognised_photo_keeps_its_labels(deliver, fake_x, med
     assert (photo.status, photo.file.name, photo.labels.count()) == (Photo.Status.RECOGNISED, "", 4)
     assert stored_files() == [] and photo_folders() == []
     assert_rows_agree_with_storage()
-
-
-def test_a_tweet_deleted_while_its_photo_is_being_written_leaves_no_folder(
-    deliver, deliver_meanwhile, fake_x, media_server, rekognition_stub, monkeypatch
-):
-    url, _ = serve_jpeg(media_server)
-    post = payloads.tweet(urls=[url])
-    real_save = services.storage.default_storage.save
-
-    def deleted_meanwhile(name, content, **kwargs):
-        deliver_meanwhile(tweet_delete_events=[payloads.delete_event(post["id_str"])])
-        return real_save(name, content, **kwargs)
-
-    monkeypatch.setattr(services.storage.default_storage, "save", deleted_meanwhile)
-
-    deliver(post)
-
-    assert Tweet.objects.get().status == Tweet.Status.DELETED
-    assert stored_files() == [] and photo_folders() == []
-    assert_rows_agree_with_storage()
-
-
-# --- The sweeper finishing a clean-up that failed ------------------------------------------------
 
 
 def test_the_sweepers_clean_up_of_leftovers_leaves_the_rows_agreeing_with_storage(
