@@ -16,22 +16,12 @@ from requests_oauthlib import OAuth1
 
 from bot import x_api
 from bot.x_api import XApiError
-from tests.fixtures.fake_x import BOT_USER_ID, DUPLICATE_CONTENT, SECRETS, assert_x_saw_only_valid_requests
+from tests.fixtures.fake_x import BOT_USER_ID, DUPLICATE_CONTENT, SECRETS, assert_x_saw_only_valid_requests, rate_limited
 
 REPLY = "Hi @ana. On your image, I can recognise: Dog, Pet, Animal, Mammal."
 
 
 pytestmark = pytest.mark.usefixtures("x_waits")  # x_api.sleep records what it was asked to wait; nothing waits
-
-
-def rate_limited(reset_in: float, **extra: str) -> dict[str, str]:
-    headers = {
-        "x-rate-limit-limit": "100",
-        "x-rate-limit-remaining": "0",
-        "x-rate-limit-reset": str(int(time.time() + reset_in)),
-    }
-    headers.update(extra)
-    return headers
 
 
 # --- Posting a reply ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from bot import services
 from bot.events import samples as payloads
 from bot.models import Label, Photo, Reply, Tweet
 from tests.fixtures.aws import labels_response, moderation_response, stub_detection
-from tests.fixtures.fake_x import BOT_USER_ID, assert_x_saw_only_valid_requests
+from tests.fixtures.fake_x import BOT_USER_ID, assert_x_saw_only_valid_requests, rate_limited
 from tests.fixtures.media_server import serve_jpeg
 from tests.fixtures.pipeline import (
     CAR,
@@ -163,16 +163,7 @@ def test_a_rate_limited_reply_waits_for_the_reset_and_is_posted_once(deliver, fa
     url, _ = serve_jpeg(media_server)
     stub_detection(rekognition_stub, labels=DOG)
     reset = int(time.time()) + 2
-    fake_x.queue(
-        "POST",
-        "/2/tweets",
-        429,
-        headers={
-            "x-rate-limit-limit": "100",
-            "x-rate-limit-remaining": "0",
-            "x-rate-limit-reset": str(reset),
-        },
-    )
+    fake_x.queue("POST", "/2/tweets", 429, headers=rate_limited(2, **{"x-rate-limit-reset": str(reset)}))
     post = payloads.tweet(urls=[url])
 
     before = time.time()
@@ -502,11 +493,7 @@ def test_short_rate_limits_that_never_end_use_up_attempts_and_the_post_fails(
             "POST",
             "/2/tweets",
             429,
-            headers={
-                "x-rate-limit-limit": "100",
-                "x-rate-limit-remaining": "0",
-                "x-rate-limit-reset": str(int(time.time()) + 5),
-            },
+            headers=rate_limited(5),
         )
 
     deliver(payloads.tweet(urls=[url]))
