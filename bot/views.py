@@ -70,7 +70,12 @@ def _delivery(request: HttpRequest) -> HttpResponse:
     if chunked and not request.META.get("wsgi.input_terminated"):
         # This server (runserver, say) cannot hand over a body sent without its length.
         return _error(411, "send the body with a Content-Length")
-    body = request.META["wsgi.input"].read(cap + 1) if chunked else request.read(cap + 1)
+    try:
+        body = request.META["wsgi.input"].read(cap + 1) if chunked else request.read(cap + 1)
+    except Exception:  # the server decodes the chunks as they are read: malformed or cut off (gunicorn's ParseException, NoMoreData)
+        if not chunked:
+            raise
+        return _error(400, "malformed or incomplete chunked body")
     if len(body) > cap:
         return _error(413, f"body over {cap} bytes")
     secret = conf.x_consumer_secret()

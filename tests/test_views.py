@@ -276,6 +276,20 @@ def test_a_chunked_delivery_under_gunicorn_is_read_and_recorded(gunicorn_site):
         assert db.execute("select body from bot_delivery").fetchone()[0] == body
 
 
+@pytest.mark.parametrize("framing", [b"zz\r\n", b"100\r\nabc"], ids=["bad-size", "cut-off"])
+def test_a_malformed_or_cut_off_chunked_body_under_gunicorn_gets_400_and_stores_nothing(gunicorn_site, framing):
+    port, database = gunicorn_site
+    before = deliveries(database)
+    head = f"POST {WEBHOOK_URL} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nx-twitter-webhooks-signature: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head.encode() + framing)
+        connection.shutdown(socket.SHUT_WR)  # the sender hangs up mid-body
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        assert response.status == 400
+    assert deliveries(database) == before
+
+
 def test_a_chunked_delivery_over_the_cap_under_gunicorn_gets_413(gunicorn_site):
     port, database = gunicorn_site
     body = encode({"for_user_id": "1", "pad": "x" * (1024 * 1024)})
