@@ -17,6 +17,7 @@ DATABASE_URL), read when a report is made.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -65,6 +66,9 @@ def secret_values() -> list[str]:
     key = str(getattr(settings, "SECRET_KEY", "") or "")
     if len(key) >= MIN_SECRET_LENGTH:
         values.add(key)
+    # As a page or a report may print them too: inside a repr() (a dict's or a tuple's: "\\"
+    # for a backslash, "\\n" for a newline) or a JSON string.
+    values |= {form for value in list(values) for form in (repr(value)[1:-1], json.dumps(value)[1:-1], repr(value + '"')[1:-2])}
     return sorted(values, key=len, reverse=True)
 
 

@@ -70,3 +70,22 @@ def test_a_secret_hidden_under_any_name_is_still_hidden(rf, secrets_in_the_envir
     meta = SecretsFilter().get_safe_request_meta(request)
     assert meta["HTTP_X_ANYTHING"] == SecretsFilter.cleansed_substitute
     assert meta["REQUEST_METHOD"] == "GET"  # ordinary values stay readable
+
+
+def test_a_secret_printed_inside_a_repr_is_hidden_too(rf, settings, monkeypatch):
+    # A driver's connect frame holds its parameters as a dict: repr() doubles a backslash.
+    password = "SEKRIT" + "\\" + "pw1234"  # built, so the page's source excerpts do not spell it
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:SEKRIT%5Cpw1234@127.0.0.1:1/db")
+    settings.DEBUG = True
+    from django.views.debug import get_exception_reporter_class
+
+    request = rf.get("/")
+    try:
+        params = {"password": password, "host": "127.0.0.1"}  # noqa: F841 - a frame's local, as in psycopg
+        raise OperationalError("connection refused")
+    except OperationalError as exc:
+        reporter = get_exception_reporter_class(request)(request, type(exc), exc, exc.__traceback__)
+        html, text = reporter.get_traceback_html(), reporter.get_traceback_text()
+    assert "OperationalError" in html
+    for report in (html, text):
+        assert password not in report and repr(password)[1:-1] not in report
