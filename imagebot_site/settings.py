@@ -28,9 +28,10 @@ if DEBUG and (not LOCAL_ONLY or on_lambda()):
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not LOCAL_ONLY:
+    if not LOCAL_ONLY or on_lambda():
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when the site answers other hosts than this machine's own (DJANGO_ALLOWED_HOSTS)"
+            "DJANGO_SECRET_KEY must be set when the site answers other hosts than this machine's own (DJANGO_ALLOWED_HOSTS),"
+            " and always on Lambda"
         )
     SECRET_KEY = "imagebot-dev-only-insecure-key"  # noqa: S105 - only for a site that answers localhost alone
 

@@ -69,6 +69,12 @@ def test_settings_refuse_to_start_without_a_secret_key_when_the_site_answers_ano
     assert "DJANGO_SECRET_KEY must be set when the site answers other hosts" in result.stderr
 
 
+def test_settings_refuse_the_dev_secret_key_on_lambda_whatever_the_hosts():
+    result = start_django(AWS_LAMBDA_FUNCTION_NAME="imagebot-dev")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr and "always on Lambda" in result.stderr
+
+
 def test_debug_is_off_unless_a_developer_asks_for_it():
     assert start_django(DJANGO_ALLOWED_HOSTS="bot.example.com", DJANGO_SECRET_KEY="k" * 50).stdout.strip() == "False"
     assert start_django().stdout.strip() == "False"  # a bare local start too
