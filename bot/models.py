@@ -69,6 +69,7 @@ class Delivery(models.Model):
     detail = models.TextField(blank=True)
     for_user_x_id = models.CharField(max_length=20, blank=True, help_text="The subscribed account X delivered it for.")
     event_kinds = models.JSONField(default=list, blank=True)
+    event_uuid = models.CharField(max_length=200, blank=True, db_index=True, help_text="X Activity's id of this delivery of an event.")
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -96,10 +97,12 @@ class Tweet(models.Model):
                 Status.RECEIVED,  # the sweeper dispatches it again
                 Status.FAILED,  # a permanent failure, or out of attempts
                 Status.DELETED,  # the author deleted it
+                Status.SKIPPED,  # its author opted out before it was processed
             }
         ),
         Status.PROCESSING: frozenset(
             {
+                Status.SKIPPED,  # its author opted out before its photos were fetched
                 Status.DONE,  # the reply is posted (or a dry run)
                 Status.FAILED,  # the reply failed, a permanent failure, or out of attempts
                 Status.RECEIVED,  # the sweeper reopens a stalled one
@@ -146,6 +149,14 @@ class Tweet(models.Model):
     photos_cleanup = models.BooleanField(
         default=False, help_text="Its stored photos are to go (settled without IMAGEBOT_KEEP_PHOTOS, or deleted)."
     )
+    quoted_x_id = models.CharField(max_length=20, blank=True)
+    media_lookup = models.BooleanField(
+        default=False, help_text="Its photos (or those of the post it quotes or answers) are to be looked up on X before fetching."
+    )
+    photos_from_x_id = models.CharField(
+        max_length=20, blank=True, help_text="The post whose photos are described, when not this one (it quotes or answers it)."
+    )
+    photos_from_username = models.CharField(max_length=50, blank=True, help_text="Who posted the photos described, when not the author.")
 
     objects = StatusManager()
 
@@ -298,3 +309,86 @@ class Reply(models.Model):
 
     def __str__(self) -> str:
         return f"reply to {self.tweet.x_id} ({self.status})"
+
+
+class OptOut(models.Model):
+    """A person who asked the bot never to answer them ("stop"), until they opt back in ("start").
+
+    One row per person, changed only by a newer post of theirs (X ids grow with time), so a
+    "stop" and a "start" that arrive out of order end as the later one says.
+    """
+
+    author_x_id = models.CharField("X id", max_length=20, unique=True)
+    author_username = models.CharField(max_length=50, blank=True)
+    opted_out = models.BooleanField(default=True)
+    word = models.CharField(max_length=40, help_text="What they wrote.")
+    changed_by_x_id = models.CharField(max_length=20, help_text="The post that asked for it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = "opt-out"
+
+    def __str__(self) -> str:
+        return f"{self.author_username or self.author_x_id} ({'opted out' if self.opted_out else 'opted back in'})"
+
+
+class ReplayJob(models.Model):
+    """A replay X was asked for (POST /2/webhooks/replay): one runs at a time."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        COMPLETE = "complete", "complete"
+        FAILED = "failed", "failed"
+
+    # Created running, before X is asked.
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        Status.RUNNING: frozenset(
+            {
+                Status.COMPLETE,  # X's replay_job_status event said so
+                Status.FAILED,  # X refused it, said it failed, or never said it ended
+            }
+        ),
+        Status.COMPLETE: frozenset(),
+        Status.FAILED: frozenset(),
+    }
+
+    webhook_x_id = models.CharField(max_length=20)
+    job_x_id = models.CharField("X job id", max_length=20, blank=True, db_index=True)
+    from_at = models.DateTimeField()
+    to_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StatusManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=models.Q(status="running"), name="replay_one_running"),
+        ]
+
+    def __str__(self) -> str:
+        return f"replay {self.job_x_id or self.pk} ({self.status})"
+
+
+class ReconcileCursor(models.Model):
+    """How far the reconcile has read the bot's mentions (GET /2/users/{id}/mentions).
+
+    Every mention up to `since_x_id` has been read. A run cut short by its bound leaves
+    `until_x_id`, the oldest it read: the next run reads on from there down to `since_x_id`.
+    """
+
+    account_x_id = models.CharField(max_length=20, unique=True)
+    since_x_id = models.CharField(max_length=20, blank=True)
+    until_x_id = models.CharField(max_length=20, blank=True)
+    newest_x_id = models.CharField(max_length=20, blank=True, help_text="The newest mention read so far.")
+    posts_read = models.PositiveBigIntegerField(default=0, help_text="Posts read in all (X bills each).")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_summary = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"reconcile cursor for {self.account_x_id}"

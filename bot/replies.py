@@ -102,6 +102,8 @@ def compose_reply(
     flagged: bool,
     variant: int = 0,
     reference: str = "",
+    photos_in: str = "",
+    photos_by: str = "",
 ) -> str:
     """The reply to a tweet: photo_count photos were attached, usable_photo_count of them could be
     recognised, `labels` are what was found on them (merged here; moderation labels never shown).
@@ -115,6 +117,10 @@ def compose_reply(
        your post 1868…", the tweet's id: unique, so X never calls it a duplicate of another
        answer), or by a fixed sentence when reference is empty.
     The variants of one reply always differ from each other.
+
+    photos_in ("quoted" or "replied_to"): the photos are those of the post the tweet quotes or
+    replies to, whose author `photos_by` is named in plain words, without an @ (never a mention,
+    and left out unless it is a valid X handle).
 
     ValueError for a variant out of range, or a reference holding anything but letters, digits,
     whitespace and -'&(),: (checked whatever the variant, so a bad one shows up at once).
@@ -130,6 +136,8 @@ def compose_reply(
         "usable_photo_count": usable_photo_count,
         "variant": variant,
         "reference": reference,
+        "photos_in": photos_in if photos_in in ("quoted", "replied_to") else "",
+        "photos_by": photos_by if photos_by and _USERNAME.fullmatch(photos_by) else "",
     }
     if flagged:
         return _shorten(_render("flagged", context))

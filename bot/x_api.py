@@ -494,3 +494,143 @@ def subscription_check(webhook_id: str) -> bool:
     if not isinstance(subscribed, bool):
         raise _malformed(f"GET {path}", f"subscribed is {_short(subscribed)}")
     return subscribed
+
+
+# --- X Activity API, post lookup, mentions, replay (issue 9) ------------------------
+# The v2 Post shapes these answers carry are read by bot.events.activity; here each answer
+# is only checked to be what the call promises (a `data` list of objects, ids that are ids).
+
+POST_LOOKUP_MAX_IDS = 100  # GET /2/tweets takes at most this many ids
+MEDIA_FIELDS = "type,url,preview_image_url,alt_text,width,height,media_key"
+# This document names them so (X's answers still say referenced_tweets and note_tweet).
+POST_EXPANSIONS = "attachments.media_keys,author_id,referenced_posts,in_reply_to_user_id"
+POST_FIELDS = "created_at,entities,attachments,note_post,display_text_range,conversation_id"
+
+
+def _query(params: Mapping[str, object]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({name: value for name, value in params.items() if value not in (None, "")}, safe=",")
+
+
+def _data_list(answer: dict, call: str) -> list[dict]:
+    data = answer.get("data")
+    if data is None:  # X leaves `data` out when there is nothing (every id unknown, no mentions)
+        return []
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise _malformed(call, f"data is {_short(data)}")
+    return data
+
+
+def posts_lookup(post_ids: list[str]) -> dict[str, Any]:
+    """GET /2/tweets for up to 100 posts, with their media (and authors) expanded: X's answer
+    ({"data": [...], "includes": {"media", "users"}, "errors": [...] for posts it cannot show})."""
+    ids = list(dict.fromkeys(_numeric_id(post_id, "post id") for post_id in post_ids))
+    if not ids or len(ids) > POST_LOOKUP_MAX_IDS:
+        raise XApiError(f"posts_lookup takes 1 to {POST_LOOKUP_MAX_IDS} ids, not {len(ids)}", permanent=True)
+    query = _query({"ids": ",".join(ids), "expansions": "attachments.media_keys,author_id", "media.fields": MEDIA_FIELDS, "user.fields": "username"})
+    with user_session() as session:
+        answer = _call(session, "GET", f"/2/tweets?{query}")
+    _data_list(answer, "GET /2/tweets")
+    return answer
+
+
+def mentions_read(user_id: str, *, since_id: str = "", until_id: str = "", pagination_token: str = "", max_results: int = 100) -> dict[str, Any]:
+    """One page of GET /2/users/{id}/mentions, newest first, with media, authors and referenced posts
+    expanded: X's answer ({"data", "includes", "meta": {"next_token", "result_count"}})."""
+    path = f"/2/users/{_numeric_id(user_id, 'user id')}/mentions"
+    query = _query(
+        {
+            "since_id": since_id and _numeric_id(since_id, "since_id"),
+            "until_id": until_id and _numeric_id(until_id, "until_id"),
+            "pagination_token": pagination_token,
+            "max_results": max(5, min(100, max_results)),
+            "expansions": POST_EXPANSIONS,
+            "post.fields": POST_FIELDS,
+            "media.fields": MEDIA_FIELDS,
+            "user.fields": "username",
+        }
+    )
+    with user_session() as session:
+        answer = _call(session, "GET", f"{path}?{query}")
+    _data_list(answer, f"GET {path}")
+    return answer
+
+
+@dataclass(frozen=True)
+class ActivitySubscription:
+    """One X Activity subscription of the app's."""
+
+    subscription_id: str
+    event_type: str
+    user_id: str
+    webhook_id: str
+    tag: str = ""
+    created_at: str = ""
+
+
+def _activity_subscription(item: object, call: str) -> ActivitySubscription:
+    if not isinstance(item, dict) or not isinstance(item.get("subscription_id"), str) or not item["subscription_id"]:
+        raise _malformed(call, f"a subscription is {_short(item)}")
+    filter_ = item.get("filter") if isinstance(item.get("filter"), dict) else {}
+    text = {key: item.get(key) if isinstance(item.get(key), str) else "" for key in ("event_type", "webhook_id", "tag", "created_at")}
+    user_id = filter_.get("user_id") if isinstance(filter_.get("user_id"), str) else ""
+    return ActivitySubscription(item["subscription_id"], text["event_type"], user_id, text["webhook_id"], text["tag"], text["created_at"])
+
+
+def activity_subscription_create(event_type: str, *, user_id: str, webhook_id: str, tag: str = "") -> ActivitySubscription:
+    """POST /2/activity/subscriptions: deliver `event_type` events for `user_id` to the webhook (app-only)."""
+    body: dict[str, Any] = {
+        "event_type": event_type,
+        "filter": {"user_id": _numeric_id(user_id, "user id")},
+        "webhook_id": _numeric_id(webhook_id, "webhook id"),
+    }
+    if tag:
+        body["tag"] = tag[:200]
+    with app_session() as session:
+        answer = _call(session, "POST", "/2/activity/subscriptions", json=body, expected=(200, 201))
+    data = _data_object(answer, "POST /2/activity/subscriptions")
+    if not data:
+        raise XApiError(f"X did not create the subscription: {_problems(answer)}", permanent=True)
+    return _activity_subscription(data.get("subscription"), "POST /2/activity/subscriptions")
+
+
+def activity_subscription_list() -> list[ActivitySubscription]:
+    """Every X Activity subscription of the app's (GET /2/activity/subscriptions, every page)."""
+    found: list[ActivitySubscription] = []
+    token = ""
+    for _page in range(100):  # X's limit on subscriptions is far below 100 pages of 1000
+        query = _query({"max_results": 1000, "pagination_token": token})
+        with app_session() as session:
+            answer = _call(session, "GET", f"/2/activity/subscriptions?{query}")
+        found.extend(_activity_subscription(item, "GET /2/activity/subscriptions") for item in _data_list(answer, "GET /2/activity/subscriptions"))
+        meta = answer.get("meta") if isinstance(answer.get("meta"), dict) else {}
+        token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else ""
+        if not token:
+            break
+    return found
+
+
+def activity_subscription_delete(subscription_id: str) -> None:
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", subscription_id or ""):
+        raise XApiError(f"not a subscription id: {subscription_id!r}", permanent=True)
+    path = f"/2/activity/subscriptions/{subscription_id}"
+    with app_session() as session:
+        answer = _call(session, "DELETE", path)
+    if _data_object(answer, f"DELETE {path}").get("deleted") is False:
+        raise XApiError(f"X did not delete subscription {subscription_id}: {_problems(answer)}", permanent=False)
+
+
+def replay_create(webhook_id: str, *, from_date: str, to_date: str) -> str:
+    """POST /2/webhooks/replay: re-send the webhook's events between two UTC minutes (yyyymmddhhmm,
+    at most 24 h back). Returns X's job id; X posts a replay_job_status event when it is done."""
+    body = {"webhook_id": _numeric_id(webhook_id, "webhook id"), "from_date": from_date, "to_date": to_date}
+    with app_session() as session:
+        answer = _call(session, "POST", "/2/webhooks/replay", json=body, expected=(200, 201))
+    data = _data_object(answer, "POST /2/webhooks/replay")
+    if not data:
+        raise XApiError(f"X did not start the replay: {_problems(answer)}", permanent=True)
+    job_id = data.get("job_id")
+    if not is_x_id(job_id):
+        raise _malformed("POST /2/webhooks/replay", f"the job id is {_short(job_id)}")
+    return str(job_id)

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.events.types import MAX_PHOTOS, MAX_URL_LENGTH, Event, OtherEvent, ParsedDelivery, PhotoRef, TweetDeleteEvent, TweetEvent
+from bot.events.types import MAX_PHOTOS, MAX_URL_LENGTH, Event, OtherEvent, ParsedDelivery, PhotoRef, ReplayDoneEvent, TweetDeleteEvent, TweetEvent
 from bot.events.values import read_created_at, read_dict, read_id, read_list, read_text, storable
+
+
+# The event X sends to the webhook when a replay job (POST /2/webhooks/replay) has re-sent its window:
+# {"replay_job_status": {"webhook_id", "job_id", "job_state": "Complete", "job_state_description"}}.
+REPLAY_JOB_STATUS = "replay_job_status"
 
 
 def looks_like(payload: dict[str, Any]) -> bool:
     """Whether a payload is in this format."""
-    return "for_user_id" in payload or any(key.endswith("_events") for key in payload)
+    return "for_user_id" in payload or REPLAY_JOB_STATUS in payload or any(key.endswith("_events") for key in payload)
 
 
 def parse(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedDelivery:
@@ -34,6 +39,20 @@ def parse(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedDelivery:
                     problems.append(f"tweet_create_events[{index}]: no usable id")
                 else:
                     events.append(tweet)
+        elif key == REPLAY_JOB_STATUS:
+            for item in items:
+                status = read_dict(item)
+                job_id = read_id(status.get("job_id"))
+                if job_id:
+                    events.append(
+                        ReplayDoneEvent(
+                            job_id=job_id,
+                            state=read_text(status.get("job_state"), 40),
+                            description=read_text(status.get("job_state_description"), 500),
+                        )
+                    )
+                else:
+                    problems.append(f"{REPLAY_JOB_STATUS}: no usable job_id")
         elif key == "tweet_delete_events":
             for index, item in enumerate(items):
                 status = read_dict(item.get("status")) if isinstance(item, dict) else {}
@@ -77,6 +96,7 @@ def _tweet(tweet: Any, bot_id: str) -> TweetEvent | None:
         mentions_bot=bool(bot_id) and _mentions(entities, source.get("display_text_range"), bot_id),
         replies_to_bot=bool(bot_id) and in_reply_to_user_id == bot_id,
         quotes_bot=bool(bot_id) and read_id(quoted_user.get("id_str") or quoted_user.get("id")) == bot_id,
+        quoted_x_id=read_id(tweet.get("quoted_status_id_str") or tweet.get("quoted_status_id")),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.events import account_activity
+from bot.events import account_activity, activity
 from bot.events.types import ParsedDelivery
 
 
@@ -31,4 +31,6 @@ def parse_delivery(payload: dict[str, Any], *, bot_user_id: str = "") -> ParsedD
     """
     if account_activity.looks_like(payload):
         return account_activity.parse(payload, bot_user_id=bot_user_id)
+    if activity.looks_like(payload):
+        return activity.parse(payload, bot_user_id=bot_user_id)
     return ParsedDelivery(for_user_x_id="", kinds=("unknown",))

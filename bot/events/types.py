@@ -42,6 +42,21 @@ class TweetEvent:
     mentions_bot: bool = False
     replies_to_bot: bool = False
     quotes_bot: bool = False
+    quoted_x_id: str = ""
+    # Media the post names (X Activity's attachments.media_keys) without saying where they
+    # are: its photos are looked up on X before fetching (bot.services.hydrating).
+    media_keys_missing: tuple[str, ...] = ()
+
+    @property
+    def needs_media_lookup(self) -> bool:
+        """Its photos, or those of the post it quotes or answers, are to be looked up on X.
+
+        A post with photos of its own needs nothing more; one without may point at another
+        post's ("@bot what is this?" under a picture); the bot's own posts have none.
+        """
+        if self.photos:
+            return False
+        return bool(self.media_keys_missing or self.quoted_x_id or (self.in_reply_to_x_id and not self.replies_to_bot))
 
     @property
     def skip_reason(self) -> str:
@@ -67,7 +82,16 @@ class OtherEvent:
     count: int = 1
 
 
-Event = TweetEvent | TweetDeleteEvent | OtherEvent
+@dataclass(frozen=True)
+class ReplayDoneEvent:
+    """X finished a replay job (POST /2/webhooks/replay): every event of its window was re-sent."""
+
+    job_id: str
+    state: str  # X's job_state, "Complete" when it went well
+    description: str = ""
+
+
+Event = TweetEvent | TweetDeleteEvent | ReplayDoneEvent | OtherEvent
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,11 @@ class ParsedDelivery:
     events: tuple[Event, ...] = ()
     kinds: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
+    event_uuid: str = ""  # X Activity's id of this delivery of an event
+
+    @property
+    def replays_done(self) -> tuple[ReplayDoneEvent, ...]:
+        return tuple(e for e in self.events if isinstance(e, ReplayDoneEvent))
 
     @property
     def tweets(self) -> tuple[TweetEvent, ...]:

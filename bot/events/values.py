@@ -61,3 +61,14 @@ def read_created_at(value: Any) -> datetime | None:
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def read_iso_datetime(value: Any) -> datetime | None:
+    """A v2 timestamp ("2026-07-24T21:05:48.000Z") in UTC; anything else is no time."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None

@@ -13,6 +13,8 @@ from django.db.models import F
 from bot import conf, dispatch
 from bot.models import Photo, Tweet
 from bot.services.errors import TemporaryFailure
+from bot.services.hydrating import tweet_hydrate
+from bot.services.opting import OPTED_OUT_REASON, author_opted_out
 from bot.services.photos import photo_fetch, photo_recognise
 from bot.services.replying import tweet_reply
 from bot.services.settling import failures_recorded, tweet_deleted_meanwhile
@@ -27,10 +29,15 @@ def tweet_process(tweet_pk: int) -> None:
     if not Tweet.objects.filter(pk=tweet_pk).move(Tweet.Status.RECEIVED, Tweet.Status.PROCESSING, attempts=F("attempts") + 1):
         return
     tweet = Tweet.objects.get(pk=tweet_pk)
+    if author_opted_out(tweet.author_x_id):  # since it was recorded: nothing of theirs is downloaded
+        Tweet.objects.filter(pk=tweet_pk).move(Tweet.Status.PROCESSING, Tweet.Status.SKIPPED, skip_reason=OPTED_OUT_REASON)
+        return
     # On the last attempt a photo that still cannot be downloaded is given up, so the
     # tweet is answered about the others instead of failing as a whole.
     last_attempt = tweet.attempts >= conf.max_attempts()
     with failures_recorded(tweet_pk):
+        if tweet.media_lookup:
+            tweet_hydrate(tweet_pk)
         problems = []
         for photo in tweet.photos.filter(status=Photo.Status.PENDING).select_related("tweet"):
             try:

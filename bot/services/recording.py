@@ -15,6 +15,7 @@ from django.utils import timezone
 from bot import conf, dispatch
 from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery
 from bot.models import Delivery, Photo, Tweet
+from bot.services import opting, replaying
 from bot.services.errors import RecordingFailed
 from bot.services.processing import tweet_process
 from bot.services.storage import tweet_photos_delete
@@ -45,6 +46,7 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
                 for_user_x_id=parsed.for_user_x_id,
                 event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
                 detail="; ".join(parsed.problems)[:MAX_DETAIL],
+                event_uuid=parsed.event_uuid,
             )
             # Every tweet's row in one order (a creation before its deletion), so deliveries
             # sharing tweets cannot deadlock.
@@ -54,6 +56,8 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
                     tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
                 else:
                     _tweet_record(event, delivery=delivery, parsed=parsed)
+            for done in parsed.replays_done:
+                replaying.replay_job_finished(done)
     except Exception as exc:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         logger.exception("could not record a delivery of %d bytes", len(body))
@@ -71,9 +75,22 @@ def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
     return (len(event.x_id), event.x_id, isinstance(event, TweetDeleteEvent))
 
 
-def _tweet_record(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
+def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
+    """Record posts the bot read from X itself (the reconcile), as a delivery's are; returns how many were new.
+
+    A post already recorded, by whatever way it came, creates nothing and dispatches nothing.
+    """
+    parsed = ParsedDelivery(for_user_x_id=for_user_x_id)
+    recorded = 0
+    with transaction.atomic():
+        for event in sorted(events, key=_id_order):
+            recorded += _tweet_record(event, delivery=None, parsed=parsed) is not None
+    return recorded
+
+
+def _tweet_record(event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery) -> Tweet | None:
     """Create the Tweet and its Photo rows; None when the tweet is already known."""
-    reason = event.skip_reason or _other_account_reason(parsed.for_user_x_id)
+    reason = event.skip_reason or _other_account_reason(parsed.for_user_x_id) or opting.tweet_optout_reason(event)
     try:
         with transaction.atomic():
             tweet = Tweet.objects.create(
@@ -86,6 +103,8 @@ def _tweet_record(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelive
                 posted_at=event.posted_at,
                 in_reply_to_x_id=event.in_reply_to_x_id,
                 in_reply_to_user_x_id=event.in_reply_to_user_x_id,
+                quoted_x_id=event.quoted_x_id,
+                media_lookup=event.needs_media_lookup,
                 **_tweet_flags(event),
                 status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
                 skip_reason=reason,
@@ -112,7 +131,7 @@ def _tweet_record(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelive
     return tweet
 
 
-def _tweet_take_over(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> bool:
+def _tweet_take_over(event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery) -> bool:
     """The bot's own copy of a tweet first recorded, and skipped, from another account's delivery."""
     pk = (
         Tweet.objects.filter(x_id=event.x_id, status=Tweet.Status.SKIPPED)

@@ -73,7 +73,16 @@ def reply_text(tweet: Tweet, photos: list[Photo], *, variant: int = 0) -> str:
         flagged=any(photo.flagged for photo in recognised),
         variant=variant,
         reference=_tweet_reference(tweet),
+        **_photos_source(tweet),
     )
+
+
+def _photos_source(tweet: Tweet) -> dict[str, str]:
+    """Whose photos the reply describes, when they are not the author's own (bot.services.hydrating)."""
+    if not tweet.photos_from_x_id:
+        return {}
+    photos_in = "quoted" if tweet.photos_from_x_id == tweet.quoted_x_id else "replied_to"
+    return {"photos_in": photos_in, "photos_by": tweet.photos_from_username}
 
 
 def _tweet_reference(tweet: Tweet) -> str:

@@ -1,0 +1,89 @@
+"""Hydrating: the photos a post's delivery only names, looked up on X before they are fetched.
+
+X Activity deliveries name a post's media by key without their URLs, and a post that
+summons the bot without a photo of its own ("@bot what is this?" under someone's
+picture) points at another post's. One GET /2/tweets (up to 100 posts a call, media
+expanded) answers both: the photos recognised are the post's own, else the quoted
+post's, else the replied-to post's. The reply still answers the summoning post only.
+
+A step of tweet processing (never in the webhook's request): it runs once per tweet,
+cleared by `media_lookup`, and a failed lookup is a TemporaryFailure for the sweeper
+(X's rate limits are waited for by the X client, or left to the sweeper).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from bot import conf, x_api
+from bot.events.activity import PostPhotos, posts_photos
+from bot.models import Photo, Tweet
+from bot.services.errors import PermanentFailure, TemporaryFailure
+
+logger = logging.getLogger(__name__)
+
+
+def tweet_hydrate(tweet_pk: int) -> None:
+    tweets_hydrate([tweet_pk])
+
+
+def _candidates(tweet: Tweet) -> list[str]:
+    """The posts whose photos may be the ones meant, in order: its own, the quoted, the replied-to."""
+    bot_user_id = tweet.for_user_x_id or conf.x_bot_user_id()
+    found = [tweet.x_id]
+    if tweet.quoted_x_id:
+        found.append(tweet.quoted_x_id)
+    if tweet.in_reply_to_x_id and tweet.in_reply_to_user_x_id != bot_user_id:
+        found.append(tweet.in_reply_to_x_id)
+    return list(dict.fromkeys(found))
+
+
+def tweets_hydrate(tweet_pks: Iterable[int]) -> int:
+    """Look up the photos of every tweet still waiting for them, 100 posts per call. Returns how many tweets got photos."""
+    tweets = list(Tweet.objects.filter(pk__in=list(tweet_pks), media_lookup=True))
+    if not tweets:
+        return 0
+    wanted = list(dict.fromkeys(x_id for tweet in tweets for x_id in _candidates(tweet)))
+    found: dict[str, PostPhotos] = {}
+    for start in range(0, len(wanted), x_api.POST_LOOKUP_MAX_IDS):
+        try:
+            answer = x_api.posts_lookup(wanted[start : start + x_api.POST_LOOKUP_MAX_IDS])
+        except x_api.XApiError as exc:
+            raise (PermanentFailure if exc.permanent else TemporaryFailure)(f"looking up photos: {exc.message}") from exc
+        found.update(posts_photos(answer))
+    with_photos = 0
+    for tweet in tweets:
+        with_photos += _tweet_photos_keep(tweet, found)
+    return with_photos
+
+
+def _tweet_photos_keep(tweet: Tweet, found: dict[str, PostPhotos]) -> bool:
+    source = next((found[x_id] for x_id in _candidates(tweet) if x_id in found and found[x_id].photos), None)
+    with transaction.atomic():
+        if not Tweet.objects.filter(pk=tweet.pk, media_lookup=True).update(
+            media_lookup=False,
+            photos_from_x_id="" if source is None or source.x_id == tweet.x_id else source.x_id,
+            photos_from_username="" if source is None or source.x_id == tweet.x_id else source.author_username,
+        ):
+            return False  # another worker did it
+        if source is None:
+            logger.info("tweet %s: no photos on it or on the posts it points at", tweet.x_id)
+            return False
+        Photo.objects.bulk_create(
+            [
+                Photo(
+                    tweet=tweet,
+                    position=ref.position,
+                    media_key=ref.media_key,
+                    media_type=ref.media_type,
+                    source_url=ref.url,
+                    is_thumbnail=ref.is_thumbnail,
+                )
+                for ref in source.photos
+            ],
+            ignore_conflicts=True,
+        )
+    return True
