@@ -377,6 +377,21 @@ SWEEP_AFTER_SECONDS = _integer(
 MAX_ATTEMPTS = _integer(
     "IMAGEBOT_MAX_ATTEMPTS", 5, minimum=1, maximum=100, meaning="processing attempts before a tweet is failed with its last error"
 )
+# X Activity API and recovery (issue 9)
+DELIVERY_FORMAT = _choice(
+    "IMAGEBOT_X_DELIVERY_FORMAT",
+    ("account_activity", "activity", "both"),
+    default="account_activity",
+    meaning="which X subscriptions `x_activity subscribe` sets up (the webhook takes both formats always)",
+)
+RECONCILE_MAX_POSTS = _integer(
+    "IMAGEBOT_RECONCILE_MAX_POSTS",
+    100,
+    minimum=5,
+    maximum=10_000,
+    unit="posts",
+    meaning="most mentions one reconcile run reads (X bills each post read)",
+)
 LOG_LEVEL = _choice(
     "IMAGEBOT_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), default="INFO", meaning="the bot logger's level"
 )
@@ -554,6 +569,15 @@ def sweep_after_seconds() -> int:
 def max_attempts() -> int:
     """Processing attempts before a tweet is marked failed with its last error."""
     return MAX_ATTEMPTS.read()
+
+
+def delivery_format() -> str:
+    """Which subscriptions the bot sets up on X: account_activity, activity (X Activity API) or both."""
+    return DELIVERY_FORMAT.read()
+
+
+def reconcile_max_posts() -> int:
+    return RECONCILE_MAX_POSTS.read()
 
 
 def log_level() -> str:

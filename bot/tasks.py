@@ -7,7 +7,7 @@ Zappa's handler routes events here (see zappa_settings.json):
   and that invocation runs the body; called anywhere else it runs the body at once.
 - s3_photo_created: S3 ObjectCreated events from the photo bucket (AWS_EVENT_MAPPING,
   keyed by the bucket's ARN).
-- sweep: the schedule; Zappa finds the function from the rule name's last "-" part.
+- sweep, reconcile: the schedules; Zappa finds the function from the rule name's last "-" part.
 
 Events are at-least-once; the services make a repeat harmless. The handlers take
 (event, context) with no defaults on purpose: Zappa's run_function answers a TypeError
@@ -110,3 +110,14 @@ def sweep(event: dict, context: object) -> services.SweepCounts:
     counts = services.sweep()
     logger.info("sweep: %s", counts)
     return counts
+
+
+@_entry_point
+def reconcile(event: dict, context: object) -> dict[str, int | bool]:
+    """The scheduled reconcile: the bot's mentions the webhook never brought are recorded and answered."""
+    try:
+        result = services.mentions_reconcile()
+    except services.TemporaryFailure as exc:  # the next run tries again; the cursor did not move
+        logger.warning("reconcile: %s", exc)
+        return {"posts_read": 0, "recorded": 0, "complete": False}
+    return {"posts_read": result.posts_read, "recorded": result.recorded, "complete": result.complete}

@@ -528,14 +528,18 @@ def posts_lookup(post_ids: list[str]) -> dict[str, Any]:
     ids = list(dict.fromkeys(_numeric_id(post_id, "post id") for post_id in post_ids))
     if not ids or len(ids) > POST_LOOKUP_MAX_IDS:
         raise XApiError(f"posts_lookup takes 1 to {POST_LOOKUP_MAX_IDS} ids, not {len(ids)}", permanent=True)
-    query = _query({"ids": ",".join(ids), "expansions": "attachments.media_keys,author_id", "media.fields": MEDIA_FIELDS, "user.fields": "username"})
+    query = _query(
+        {"ids": ",".join(ids), "expansions": "attachments.media_keys,author_id", "media.fields": MEDIA_FIELDS, "user.fields": "username"}
+    )
     with user_session() as session:
         answer = _call(session, "GET", f"/2/tweets?{query}")
     _data_list(answer, "GET /2/tweets")
     return answer
 
 
-def mentions_read(user_id: str, *, since_id: str = "", until_id: str = "", pagination_token: str = "", max_results: int = 100) -> dict[str, Any]:
+def mentions_read(
+    user_id: str, *, since_id: str = "", until_id: str = "", pagination_token: str = "", max_results: int = 100
+) -> dict[str, Any]:
     """One page of GET /2/users/{id}/mentions, newest first, with media, authors and referenced posts
     expanded: X's answer ({"data", "includes", "meta": {"next_token", "result_count"}})."""
     path = f"/2/users/{_numeric_id(user_id, 'user id')}/mentions"
@@ -569,12 +573,17 @@ class ActivitySubscription:
     created_at: str = ""
 
 
+def _str_field(item: dict, key: str) -> str:
+    value = item.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def _activity_subscription(item: object, call: str) -> ActivitySubscription:
     if not isinstance(item, dict) or not isinstance(item.get("subscription_id"), str) or not item["subscription_id"]:
         raise _malformed(call, f"a subscription is {_short(item)}")
-    filter_ = item.get("filter") if isinstance(item.get("filter"), dict) else {}
-    text = {key: item.get(key) if isinstance(item.get(key), str) else "" for key in ("event_type", "webhook_id", "tag", "created_at")}
-    user_id = filter_.get("user_id") if isinstance(filter_.get("user_id"), str) else ""
+    filter_ = item.get("filter")
+    text = {key: _str_field(item, key) for key in ("event_type", "webhook_id", "tag", "created_at")}
+    user_id = _str_field(filter_, "user_id") if isinstance(filter_, dict) else ""
     return ActivitySubscription(item["subscription_id"], text["event_type"], user_id, text["webhook_id"], text["tag"], text["created_at"])
 
 
@@ -603,9 +612,11 @@ def activity_subscription_list() -> list[ActivitySubscription]:
         query = _query({"max_results": 1000, "pagination_token": token})
         with app_session() as session:
             answer = _call(session, "GET", f"/2/activity/subscriptions?{query}")
-        found.extend(_activity_subscription(item, "GET /2/activity/subscriptions") for item in _data_list(answer, "GET /2/activity/subscriptions"))
-        meta = answer.get("meta") if isinstance(answer.get("meta"), dict) else {}
-        token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else ""
+        found.extend(
+            _activity_subscription(item, "GET /2/activity/subscriptions") for item in _data_list(answer, "GET /2/activity/subscriptions")
+        )
+        meta = answer.get("meta")
+        token = _str_field(meta, "next_token") if isinstance(meta, dict) else ""
         if not token:
             break
     return found

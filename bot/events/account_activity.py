@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.events.types import MAX_PHOTOS, MAX_URL_LENGTH, Event, OtherEvent, ParsedDelivery, PhotoRef, ReplayDoneEvent, TweetDeleteEvent, TweetEvent
+from bot.events.types import (
+    MAX_PHOTOS,
+    MAX_URL_LENGTH,
+    Event,
+    OtherEvent,
+    ParsedDelivery,
+    PhotoRef,
+    ReplayDoneEvent,
+    TweetDeleteEvent,
+    TweetEvent,
+)
 from bot.events.values import read_created_at, read_dict, read_id, read_list, read_text, storable
-
 
 # The event X sends to the webhook when a replay job (POST /2/webhooks/replay) has re-sent its window:
 # {"replay_job_status": {"webhook_id", "job_id", "job_state": "Complete", "job_state_description"}}.

@@ -120,7 +120,8 @@ def post_event(post: Any, includes: dict, *, bot_id: str, event_type: str = "", 
         is_own=bool(bot_id) and author_id == bot_id,
         is_repost="retweeted" in references or "reposted" in references,
         is_quote=bool(quoted),
-        mentions_bot=bool(bot_id) and (_mentions(entities, post.get("display_text_range"), bot_id) or (for_bot and event_type == "post.mention.create")),
+        mentions_bot=bool(bot_id)
+        and (_mentions(entities, post.get("display_text_range"), bot_id) or (for_bot and event_type == "post.mention.create")),
         replies_to_bot=bool(bot_id) and (in_reply_to_user == bot_id or (for_bot and event_type == "post.reply.create")),
         quotes_bot=bool(bot_id) and (quoted_user == bot_id or (for_bot and event_type == "post.quote.create")),
         quoted_x_id=quoted,
@@ -147,9 +148,7 @@ def _included_posts(includes: dict) -> dict[str, dict]:
 
 def _included_media(includes: dict) -> dict[str, dict]:
     return {
-        key: item
-        for item in read_list(includes.get("media"))
-        if isinstance(item, dict) and (key := read_text(item.get("media_key"), 40))
+        key: item for item in read_list(includes.get("media")) if isinstance(item, dict) and (key := read_text(item.get("media_key"), 40))
     }
 
 

@@ -217,7 +217,14 @@ def v2_post(
         start = full.find(f"@{bot_name}")
         mentions.append({"start": start, "end": start + 1 + len(bot_name), "username": bot_name, "id": bot_id})
     post: dict[str, Any] = {
-        "public_metrics": {"retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0, "bookmark_count": 0, "impression_count": 0},
+        "public_metrics": {
+            "retweet_count": 0,
+            "reply_count": 0,
+            "like_count": 0,
+            "quote_count": 0,
+            "bookmark_count": 0,
+            "impression_count": 0,
+        },
         "lang": "en",
         "created_at": created_at,
         "author_id": author_id,
@@ -263,7 +270,9 @@ def activity_delivery(
     body = payload if payload is not None else (post or {})
     includes: dict[str, Any] = {}
     if post is not None:
-        includes["users"] = users if users is not None else [v2_user(post["author_id"], AUTHOR_NAME if post["author_id"] == AUTHOR_ID else "someone")]
+        includes["users"] = (
+            users if users is not None else [v2_user(post["author_id"], AUTHOR_NAME if post["author_id"] == AUTHOR_ID else "someone")]
+        )
     if tweets:
         includes["tweets"] = tweets
     if media:

@@ -94,7 +94,8 @@ def optout_list(*, opted_out_only: bool = True) -> list[OptOutEntry]:
     """Who opted out (and, with opted_out_only=False, who opted back in), newest change first."""
     rows = OptOut.objects.all() if not opted_out_only else OptOut.objects.filter(opted_out=True)
     return [
-        OptOutEntry(row.author_x_id, row.author_username, row.opted_out, row.word, row.changed_by_x_id) for row in rows.order_by("-updated_at")
+        OptOutEntry(row.author_x_id, row.author_username, row.opted_out, row.word, row.changed_by_x_id)
+        for row in rows.order_by("-updated_at")
     ]
 
 

@@ -38,7 +38,9 @@ def replay_start(*, webhook_x_id: str, from_at: datetime, to_at: datetime | None
     if from_at >= to_at:
         raise ReplayRefused(f"the window must start before it ends ({from_at:%Y-%m-%d %H:%M} to {to_at:%Y-%m-%d %H:%M} UTC)")
     if from_at < now - REPLAY_WINDOW:
-        raise ReplayRefused(f"X replays only the last {REPLAY_WINDOW.total_seconds() / 3600:g} hours; {from_at:%Y-%m-%d %H:%M} UTC is older")
+        raise ReplayRefused(
+            f"X replays only the last {REPLAY_WINDOW.total_seconds() / 3600:g} hours; {from_at:%Y-%m-%d %H:%M} UTC is older"
+        )
     _lapsed_jobs_end(now)
     try:
         with transaction.atomic():

@@ -105,7 +105,9 @@ JUNK = [None, True, 0, -1, 1.5, "", "x" * 10_000, "\ud800", "\x00", [], {}, [Non
 
 @pytest.mark.parametrize("junk", JUNK, ids=repr)
 def test_junk_in_any_field_is_never_an_error(junk):
-    base = payloads.activity_delivery(payloads.v2_post(photos=2, replied_to=("1600000000000000888", AUTHOR_ID), quoted="1600000000000000777"))
+    base = payloads.activity_delivery(
+        payloads.v2_post(photos=2, replied_to=("1600000000000000888", AUTHOR_ID), quoted="1600000000000000777")
+    )
     paths = [("data",)] + [("data", key) for key in base["data"]] + [("data", "payload", key) for key in base["data"]["payload"]]
     paths += [("data", "includes", "users"), ("data", "filter", "user_id"), ("data", "payload", "attachments", "media_keys")]
     paths += [("data", "payload", "entities", "mentions"), ("data", "payload", "referenced_tweets")]
@@ -123,7 +125,10 @@ def test_junk_in_any_field_is_never_an_error(junk):
 def test_posts_photos_reads_a_lookup_answer():
     post = payloads.v2_post(photos=1, author_id="1500000000000000009")
     key = post["attachments"]["media_keys"][0]
-    answer = {"data": [post, "junk"], "includes": {"media": [payloads.v2_media(key)], "users": [payloads.v2_user("1500000000000000009", "bo")]}}
+    answer = {
+        "data": [post, "junk"],
+        "includes": {"media": [payloads.v2_media(key)], "users": [payloads.v2_user("1500000000000000009", "bo")]},
+    }
     found = posts_photos(answer)
     assert list(found) == [post["id"]]
     assert found[post["id"]].author_username == "bo" and len(found[post["id"]].photos) == 1
