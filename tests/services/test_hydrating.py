@@ -150,7 +150,9 @@ def test_a_failed_lookup_leaves_the_tweet_for_the_sweeper_and_the_next_try_answe
 
 def test_lookups_are_batched_a_hundred_posts_a_call(fake_x, monkeypatch):
     tweets = [
-        Tweet.objects.create(x_id=str(1600000000000100000 + i), author_x_id=payloads.AUTHOR_ID, status=Tweet.Status.RECEIVED, media_lookup=True)
+        Tweet.objects.create(
+            x_id=str(1600000000000100000 + i), author_x_id=payloads.AUTHOR_ID, status=Tweet.Status.RECEIVED, media_lookup=True
+        )
         for i in range(150)
     ]
 

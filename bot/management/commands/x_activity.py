@@ -18,7 +18,7 @@ class Command(BaseCommand):
         listing.add_argument("--all", action="store_true")
         subscribe = sub.add_parser(
             "subscribe",
-            help="subscribe the webhook to what IMAGEBOT_X_DELIVERY_FORMAT says: X Activity post events, the Account Activity subscription, or both",
+            help="subscribe the webhook as IMAGEBOT_X_DELIVERY_FORMAT says: X Activity post events, Account Activity, or both",
         )
         subscribe.add_argument("webhook_id")
         delete = sub.add_parser("delete", help="delete one subscription, or --webhook-id's, or --all of the bot's")
