@@ -479,3 +479,32 @@ def test_random_nasty_labels_never_make_an_entity_in_any_variant():
             assert_postable(text)
     # The names are dangerous: shown as they are, a good share of the replies would hold an entity.
     assert raw_with_entities > cases // 3
+
+
+# --- The photo a mention points at ------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("variant", range(REPLY_VARIANTS))
+@pytest.mark.parametrize("photos_in", ["quoted", "replied_to"])
+def test_another_posts_photo_is_named_in_words_that_cannot_become_a_mention(kind, variant, photos_in):
+    arguments = {"labels": [], "photo_count": 1, "usable_photo_count": 1, "flagged": False, **KINDS[kind]}
+    text = compose_reply(username="ana", variant=variant, reference=ID_REFERENCE, photos_in=photos_in, photos_by="bo_2", **arguments)
+    assert_postable(text)
+    assert re.findall(r"@\w+", text) == ["@ana"]  # only the author is ever mentioned
+    assert "your image" not in text
+
+
+def test_the_reply_says_whose_photo_it_describes():
+    text = compose_reply(
+        username="ana", photo_count=1, usable_photo_count=1, labels=DOG, flagged=False, photos_in="replied_to", photos_by="bo"
+    )
+    assert text == "Hi @ana. On the image in the post you replied to (posted by bo), I can recognise: Dog, Pet, Animal, Mammal."
+
+
+@pytest.mark.parametrize("photos_by", ["@bo", "bo.com", "a" * 16, "", "bo ana", "#tag"])
+def test_an_author_name_that_is_not_a_plain_handle_is_left_out(photos_by):
+    text = compose_reply(
+        username="ana", photo_count=1, usable_photo_count=1, labels=DOG, flagged=False, photos_in="quoted", photos_by=photos_by
+    )
+    assert text == "Hi @ana. On the image in the post you quoted, I can recognise: Dog, Pet, Animal, Mammal."

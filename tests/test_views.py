@@ -141,6 +141,32 @@ def test_it_accepts_any_signed_event_type_known_or_not(post_signed, payload):
     assert Delivery.objects.get().outcome == Delivery.Outcome.RECORDED
 
 
+def test_it_accepts_a_signed_x_activity_mention_and_keeps_its_event_uuid(post_signed):
+    post = payloads.v2_post()
+    response = post_signed(payloads.activity_delivery(post, event_uuid="2080761390344937796"))
+    assert response.status_code == 200
+    delivery = Delivery.objects.get()
+    assert (delivery.outcome, delivery.event_uuid, delivery.event_kinds) == (
+        Delivery.Outcome.RECORDED,
+        "2080761390344937796",
+        ["post.mention.create"],
+    )
+    tweet = Tweet.objects.get()
+    assert (tweet.x_id, tweet.status, tweet.media_lookup) == (post["id"], Tweet.Status.RECEIVED, True)
+
+
+_XAA_JUNK = [None, True, 7, "x", [], {}, [1, "a", None], {"id": {"$gt": ""}}, "\ud800", "1" * 30]
+
+
+@pytest.mark.parametrize("junk", _XAA_JUNK, ids=repr)
+@pytest.mark.parametrize("field", ["event_uuid", "filter", "event_type", "tag", "payload", "includes"])
+def test_junk_in_any_x_activity_field_gets_200_and_is_kept(post_signed, field, junk):
+    payload = payloads.activity_delivery(payloads.v2_post())
+    payload["data"][field] = junk
+    assert post_signed(payload).status_code == 200
+    assert Delivery.objects.get().outcome == Delivery.Outcome.RECORDED
+
+
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_it_answers_405_to_other_methods(client, consumer_secret, method):
     assert getattr(client, method)(WEBHOOK_URL).status_code == 405

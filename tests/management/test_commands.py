@@ -140,3 +140,48 @@ def test_local_admin_creates_one_admin_that_can_log_in(client):
     assert "http://127.0.0.1:9000/admin/" in first
     assert client.login(username="admin", password=password)
     assert "Created" not in run("local_admin")  # once only
+
+
+# --- X Activity, replay, reconcile, opt-outs (thin wrappers over their services) ------------
+
+
+def test_x_activity_subscribes_as_the_delivery_format_says_lists_and_deletes(fake_x, monkeypatch):
+    fake_x.webhooks["1800000000000000001"] = {"id": "1800000000000000001", "url": "https://bot.example/webhooks/x/", "valid": True}
+    monkeypatch.setenv("IMAGEBOT_X_DELIVERY_FORMAT", "both")
+
+    result = json.loads(run("x_activity", "subscribe", "1800000000000000001"))
+
+    assert [s["event_type"] for s in result["activity"]] == ["post.mention.create", "post.reply.create", "post.quote.create"]
+    assert result["account_activity"] == "bot account subscribed"
+    assert fake_x.subscriptions == {("1800000000000000001", payloads.BOT_ID)}
+    assert len(json.loads(run("x_activity", "list"))) == 3
+    assert len(json.loads(run("x_activity", "delete", "--all"))) == 3 and fake_x.activity_subscriptions == {}
+    assert_x_saw_only_valid_requests(fake_x, auth_kinds=("oauth1", "bearer"))
+
+
+def test_x_replay_asks_for_the_last_hours_of_the_registered_webhook(fake_x, monkeypatch):
+    fake_x.webhooks["1800000000000000001"] = {"id": "1800000000000000001", "url": "https://bot.example/webhooks/x/", "valid": True}
+    monkeypatch.setenv("X_WEBHOOK_URL", "https://bot.example/webhooks/x/")
+
+    output = run("x_replay", "--hours", "3")
+
+    (job,) = fake_x.replay_jobs
+    assert job["webhook_id"] == "1800000000000000001" and f"replay {job['job_id']} asked for" in output
+    with pytest.raises(CommandError, match="already running"):
+        run("x_replay", "--hours", "1")
+    with pytest.raises(CommandError, match="--hours or --from"):
+        run("x_replay")
+
+
+def test_reconcile_prints_what_it_read(fake_x):
+    fake_x.add_post(payloads.v2_post(photos=0), username="ana")
+    assert "first run: cursor set" in run("reconcile")
+    fake_x.add_post(payloads.v2_post(photos=0), username="ana")
+    assert run("reconcile").startswith("1 posts read (billed by X), 1 recorded")
+
+
+def test_optout_adds_lists_and_removes():
+    run("optout", "add", "1500000000000000077", "--username", "zed")
+    assert json.loads(run("optout", "list"))[0]["author_username"] == "zed"
+    assert "forgotten" in run("optout", "remove", "1500000000000000077")
+    assert json.loads(run("optout", "list")) == []

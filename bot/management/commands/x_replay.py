@@ -1,6 +1,6 @@
 """Ask X to re-send the webhook's events of a window within the last 24 hours (one replay at a time)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -33,8 +33,8 @@ class Command(BaseCommand):
         self.stdout.write(f"replay {job.job_x_id} asked for: {job.from_at:%Y-%m-%d %H:%M} to {job.to_at:%Y-%m-%d %H:%M} UTC")
 
 
-def _moment(text: str):
+def _moment(text: str) -> datetime:
     moment = parse_datetime(text)
     if moment is None:
         raise CommandError(f"not a date and time: {text!r}")
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.UTC)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
