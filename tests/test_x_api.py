@@ -583,3 +583,43 @@ def test_a_webhook_id_that_is_not_numeric_never_reaches_x(fake_x):
 
     assert caught.value.permanent
     assert fake_x.requests == []
+
+
+# --- Post lookup, mentions, X Activity subscriptions, replay ---------------------------------
+
+
+def test_posts_lookup_refuses_more_than_a_hundred_ids_before_calling_x(fake_x):
+    with pytest.raises(x_api.XApiError, match="1 to 100 ids") as refused:
+        x_api.posts_lookup([str(1600000000000000000 + i) for i in range(101)])
+    assert refused.value.permanent and fake_x.requests == []
+
+
+def test_posts_lookup_refuses_an_id_that_is_not_an_x_id(fake_x):
+    with pytest.raises(x_api.XApiError, match="post id"):
+        x_api.posts_lookup(["12abc"])
+    assert fake_x.requests == []
+
+
+@pytest.mark.parametrize("data", ["junk", [1, 2], {"id": "1"}])
+def test_a_lookup_answer_whose_data_is_not_a_list_of_posts_is_malformed(fake_x, data):
+    fake_x.queue("GET", "/2/tweets", 200, {"data": data})
+    with pytest.raises(x_api.XApiError, match="malformed") as malformed:
+        x_api.posts_lookup(["1600000000000000001"])
+    assert not malformed.value.permanent
+
+
+def test_mentions_read_sends_since_id_and_the_expansions_the_document_allows(fake_x):
+    answer = x_api.mentions_read(fake_x.bot_user_id, since_id="1600000000000000001", max_results=1)
+    (call,) = fake_x.requests
+    assert call.body_valid, call.validation_errors
+    assert call.query["since_id"] == "1600000000000000001" and call.query["max_results"] == "5"  # X's smallest page
+    assert answer == {"meta": {"result_count": 0}}
+
+
+def test_replay_create_answers_xs_job_id_and_refuses_a_malformed_one(fake_x):
+    fake_x.webhooks["1800000000000000001"] = {"id": "1800000000000000001", "url": "https://a.example/", "valid": True}
+    job_id = x_api.replay_create("1800000000000000001", from_date="202611251000", to_date="202611251100")
+    assert job_id == fake_x.replay_jobs[0]["job_id"]
+    fake_x.queue("POST", "/2/webhooks/replay", 200, {"data": {"job_id": None, "created_at": "x"}})
+    with pytest.raises(x_api.XApiError, match="malformed"):
+        x_api.replay_create("1800000000000000001", from_date="202611251000", to_date="202611251100")

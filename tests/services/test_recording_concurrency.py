@@ -58,3 +58,27 @@ def test_crossed_creations_and_deletions_do_not_deadlock(consumer_secret, dispat
     assert statuses == [200] * 6
     assert set(Tweet.objects.values_list("status", flat=True)) == {Tweet.Status.DELETED}
     assert Tweet.objects.count() == 2
+
+
+def test_the_same_post_by_account_activity_x_activity_and_reconcile_at_once_is_recorded_and_dispatched_once(
+    fake_x, dispatched, slow_photo_inserts
+):
+    from bot.models import ReconcileCursor
+
+    tweet_id = payloads.next_id()
+    post = payloads.v2_post(tweet_id=tweet_id)
+    fake_x.add_post(post, media=[payloads.v2_media(post["attachments"]["media_keys"][0])], username="ana")
+    ReconcileCursor.objects.create(account_x_id=payloads.BOT_ID, since_x_id="1600000000000000000")
+    by_account_activity = encode(payloads.delivery(payloads.tweet(tweet_id=tweet_id)))
+    by_x_activity = encode(payloads.activity_delivery(post))
+
+    results = race(
+        *[webhook_post(by_account_activity)] * 4,
+        *[webhook_post(by_x_activity)] * 4,
+        lambda: services.mentions_reconcile().posts_read,
+    )
+
+    assert results == [200] * 8 + [1]
+    assert Tweet.objects.count() == 1 and Tweet.objects.get().x_id == tweet_id
+    assert dispatched.call_count == 1
+    assert Delivery.objects.filter(outcome=Delivery.Outcome.RECORDED).count() == 8
