@@ -97,7 +97,6 @@ class Tweet(models.Model):
                 Status.RECEIVED,  # the sweeper dispatches it again
                 Status.FAILED,  # a permanent failure, or out of attempts
                 Status.DELETED,  # the author deleted it
-                Status.SKIPPED,  # its author opted out before it was processed
             }
         ),
         Status.PROCESSING: frozenset(

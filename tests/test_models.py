@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from bot.models import InvalidTransition, Photo, Reply, Tweet
+from bot.models import InvalidTransition, Photo, ReplayJob, Reply, Tweet
 
 ROOT = Path(__file__).resolve().parent.parent
-MACHINES = {"Tweet": Tweet, "Photo": Photo, "Reply": Reply}
+MACHINES = {"Tweet": Tweet, "Photo": Photo, "Reply": Reply, "ReplayJob": ReplayJob}
 
 
 def make_tweet(status: str = Tweet.Status.RECEIVED, x_id: str = "1600000000000000001") -> Tweet:
@@ -126,7 +126,7 @@ def _resolve(node: ast.expr) -> tuple[str, tuple[str, ...]]:
         assert len(set(names)) == 1, ast.unparse(node)
         return names[0], tuple(status for group in statuses for status in group)
     text = ast.unparse(node)
-    match = re.fullmatch(r"(Tweet|Photo|Reply)\.(?:Status\.([A-Z_]+)|([A-Z_]+))", text)
+    match = re.fullmatch(rf"({'|'.join(MACHINES)})\.(?:Status\.([A-Z_]+)|([A-Z_]+))", text)
     assert match, f"a status move names its statuses literally (Model.Status.X or Model.CONSTANT), not {text!r}"
     model = MACHINES[match.group(1)]
     value = getattr(model.Status, match.group(2)) if match.group(2) else getattr(model, match.group(3))

@@ -72,11 +72,11 @@ def _lapsed_jobs_end(now: datetime) -> None:
 def replay_job_finished(event: ReplayDoneEvent) -> bool:
     """X's replay_job_status event: the job it names is done. Returns whether a running job ended."""
     complete = event.state.casefold() == "complete"
-    ended = ReplayJob.objects.filter(job_x_id=event.job_id).move(
-        ReplayJob.Status.RUNNING,
-        ReplayJob.Status.COMPLETE if complete else ReplayJob.Status.FAILED,
-        last_error="" if complete else f"X: {event.state} {event.description}".strip(),
-    )
+    jobs = ReplayJob.objects.filter(job_x_id=event.job_id)
+    if complete:
+        ended = jobs.move(ReplayJob.Status.RUNNING, ReplayJob.Status.COMPLETE, last_error="")
+    else:
+        ended = jobs.move(ReplayJob.Status.RUNNING, ReplayJob.Status.FAILED, last_error=f"X: {event.state} {event.description}".strip())
     if ended:
         (logger.info if complete else logger.error)("replay %s ended: %s %s", event.job_id, event.state, event.description)
     return bool(ended)

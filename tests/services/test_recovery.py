@@ -180,3 +180,14 @@ class TestReplay:
         with pytest.raises(services.PermanentFailure, match="404"):
             services.replay_start(webhook_x_id="1800000000000000099", from_at=timezone.now() - timedelta(hours=1))
         assert ReplayJob.objects.get().status == "failed"
+
+
+def test_a_replay_x_says_failed_ends_failed_with_xs_words(deliver_payload):
+    job = ReplayJob.objects.create(
+        webhook_x_id="1800000000000000001", job_x_id="1700000000000000555", from_at=timezone.now(), to_at=timezone.now()
+    )
+
+    deliver_payload(payloads.replay_done(job.job_x_id, state="Failed"))
+
+    job.refresh_from_db()
+    assert job.status == "failed" and job.last_error.startswith("X: Failed")
