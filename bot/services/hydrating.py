@@ -7,8 +7,9 @@ expanded) answers both: the photos recognised are the post's own, else the quote
 post's, else the replied-to post's. The reply still answers the summoning post only.
 
 A step of tweet processing (never in the webhook's request): it runs once per tweet,
-cleared by `media_lookup`, and a failed lookup is a TemporaryFailure for the sweeper
-(X's rate limits are waited for by the X client, or left to the sweeper).
+cleared by `media_lookup`, and a failed lookup is a TemporaryFailure for the sweeper.
+X's rate limits: the X client waits for a reset up to IMAGEBOT_X_MAX_RATE_LIMIT_WAIT; a
+later one holds the tweets back (`not_before`) until then, as a rate-limited reply does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from bot import conf, x_api
 from bot.events.activity import PostPhotos, posts_photos
 from bot.models import Photo, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
+
+# X's limit spent for longer than a step may wait: the sweeper comes back after the reset, as for replies.
+from bot.services.replying import _tweet_wait_for_rate_limit as tweet_wait_for_rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,9 @@ def tweets_hydrate(tweet_pks: Iterable[int]) -> int:
         try:
             answer = x_api.posts_lookup(wanted[start : start + x_api.POST_LOOKUP_MAX_IDS])
         except x_api.XApiError as exc:
+            if exc.status == 429 and exc.retry_after and exc.retry_after > conf.x_max_rate_limit_wait():
+                for tweet in tweets:
+                    tweet_wait_for_rate_limit(tweet.pk, exc.retry_after)
             raise (PermanentFailure if exc.permanent else TemporaryFailure)(f"looking up photos: {exc.message}") from exc
         found.update(posts_photos(answer))
     with_photos = 0

@@ -14,7 +14,7 @@ from bot import services
 from bot.events import samples as payloads
 from bot.models import Photo, Reply, Tweet
 from tests.fixtures.aws import stub_detection
-from tests.fixtures.fake_x import assert_x_saw_only_valid_requests
+from tests.fixtures.fake_x import assert_x_saw_only_valid_requests, rate_limited
 from tests.fixtures.media_server import serve_jpeg
 from tests.fixtures.pipeline import DOG, DOG_REPLY, NO_PHOTO_REPLY, age
 
@@ -161,3 +161,15 @@ def test_lookups_are_batched_a_hundred_posts_a_call(fake_x, monkeypatch):
     assert [len(query["ids"].split(",")) for query in lookups(fake_x)] == [100, 50]
     assert not Tweet.objects.filter(media_lookup=True).exists()
     assert_x_saw_only_valid_requests(fake_x)
+
+
+def test_a_spent_rate_limit_holds_the_tweet_back_until_its_reset(deliver_payload, fake_x, media_server):
+    url, _data = serve_jpeg(media_server)
+    post = photo_post(fake_x, url)
+    fake_x.queue("GET", "/2/tweets", 429, headers=rate_limited(3600))
+
+    deliver_payload(payloads.activity_delivery(post))
+
+    tweet = Tweet.objects.get()
+    assert tweet.media_lookup and tweet.not_before is not None and tweet.attempts == 0  # this round is free
+    assert "429" in tweet.last_error and media_server.paths == []
