@@ -34,7 +34,17 @@ from bot import dispatch, services
 from bot.events import samples
 from bot.models import Delivery, Reply, Tweet
 from bot.signatures import crc_response_token
-from tests.fixtures.aws_lambda import ACCOUNT, API_HOST, REGION, api_gateway_event, cold_start, invoke
+from tests.fixtures.aws_lambda import (
+    ACCOUNT,
+    API_HOST,
+    REGION,
+    ZAPPA_SETTINGS,
+    api_gateway_event,
+    cold_start,
+    invoke,
+    settings_module,
+    zappa_cli,
+)
 from tests.fixtures.pipeline import NO_PHOTO_REPLY
 from tests.fixtures.s3 import s3_record
 from tests.fixtures.webhook import encode, sign
@@ -43,7 +53,6 @@ from tests.fixtures.webhook import encode, sign
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
-ZAPPA_SETTINGS = ROOT / "zappa_settings.json"
 STAGES = ("dev", "production")
 REMOTE_ENV = {"DJANGO_SECRET_KEY": "from-the-remote-env-file", "IMAGEBOT_DISPATCH": "inline"}
 # Operator-held values: they come from remote_env or the function's own environment, never the settings file.
@@ -93,15 +102,6 @@ def lambda_client(tasks, monkeypatch):
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
-
-
-def zappa_cli(stage: str) -> ZappaCLI:
-    """Zappa's CLI with zappa_settings.json loaded for `stage`, as `zappa deploy` would, without AWS."""
-    cli = ZappaCLI()
-    cli.api_stage = stage
-    cli.load_credentials = False
-    cli.load_settings(settings_file=str(ZAPPA_SETTINGS))
-    return cli
 
 
 class _Session:
@@ -159,8 +159,7 @@ def deploy(tasks, monkeypatch, tmp_path, settings):
 
     def deploy(stage: str = "dev") -> Deployed:
         cli = zappa_cli(stage)
-        zappa_settings = types.ModuleType("zappa_settings")
-        exec(cli.get_zappa_settings_string(), zappa_settings.__dict__)
+        zappa_settings = settings_module(cli)
         s3 = boto3.Session(region_name=REGION).resource("s3")
         stubber = Stubber(s3.meta.client)
         body = json.dumps(REMOTE_ENV).encode()
