@@ -621,6 +621,37 @@ def test_the_package_keeps_english_translations_only(tmp_path):
     assert surviving(installed, "django/conf/locale", patterns, tmp_path) == {"en", "__init__.py", "__pycache__"} & set(installed) | {"en"}
 
 
+def test_the_package_keeps_the_pillow_libraries_the_accepted_formats_need(tmp_path):
+    import PIL
+
+    patterns = json.loads(ZAPPA_SETTINGS.read_text())["dev"]["exclude_glob"]
+    installed = sorted(path.name for path in (Path(PIL.__file__).parent.parent / "pillow.libs").iterdir())
+
+    kept = {name.split("-")[0] for name in surviving(installed, "pillow.libs", patterns, tmp_path)}
+
+    # _imaging (JPEG, TIFF, JPEG 2000, and X11's libraries it links), _webp, _imagingcms; never
+    # AVIF (not an accepted format) or FreeType/HarfBuzz (text drawing). make package decodes
+    # every accepted format in the built package (scripts/package_bytecode.py).
+    assert kept == {"libjpeg", "libtiff", "libzstd", "liblzma", "libopenjp2", "libxcb", "libXau"} | {
+        "libwebp",
+        "libwebpmux",
+        "libwebpdemux",
+        "libsharpyuv",
+        "liblcms2",
+    }
+    assert {"_avif", "_imagingft"}.isdisjoint(
+        name.split(".")[0] for name in surviving(["_avif.so", "_imagingft.so", "_imaging.so", "_webp.so"], "PIL", patterns, tmp_path)
+    )
+
+
+def test_the_package_leaves_out_what_only_the_cli_and_the_tests_import(tmp_path):
+    patterns = json.loads(ZAPPA_SETTINGS.read_text())["dev"]["exclude_glob"]
+    unused = ["jsonschema", "jsonschema_specifications", "referencing", "rpds", "attr", "attrs"]  # spectacular --validate
+    used = ["django", "rest_framework", "drf_spectacular", "yaml", "PIL", "botocore", "zappa", "werkzeug", "bot"]
+
+    assert surviving(unused + used, ".", patterns, tmp_path) == set(used)
+
+
 # --- IAM ------------------------------------------------------------------------------------
 
 
