@@ -16,7 +16,7 @@ the Lambda work of issue 10), packaged as it was then (no bytecode) from a git w
 it with the same venv, so the ratio compares like with like on a machine whose speed varies.
 
     make package                       # builds .venv-package, the package and prints its sizes
-    .venv-package/bin/python bench/package.py [--runs 7] [--base REV] [--stage dev]
+    .venv-package/bin/python bench/package.py [--runs 9] [--base REV] [--stage dev]
     .venv-package/bin/python bench/package.py --sizes build/imagebot-dev.zip
 """
 
@@ -83,21 +83,19 @@ def summary(results: list[dict]) -> dict:
     }
 
 
-def measure_both(folders: dict[str, Path], runs: int) -> dict[str, dict]:
-    """Each way, the packages take turns, one fresh process each: a load that comes and goes
-    on the machine weighs on both alike. "lambda" first, while no run has written bytecode."""
-    results: dict[str, dict] = {name: {} for name in folders}
-    for way, cached in (("lambda", False), ("cached", True)):
-        taken: dict[str, list] = {name: [] for name in folders}
-        if cached:
-            for folder in folders.values():
-                cold_start(folder, cached=True)  # writes the bytecode the next runs read
-        for _ in range(runs):
-            for name, folder in folders.items():
-                taken[name].append(cold_start(folder, cached=cached))
-        for name in folders:
-            results[name][way] = summary(taken[name])
-    return results
+def measure_both(packages: dict[str, Path], workdir: Path, runs: int) -> dict[str, dict]:
+    """Each package unpacked twice, one copy for each way, and all four take turns, one fresh
+    process each: a load that comes and goes on the machine weighs on all alike. The
+    "cached" copies get their bytecode from a first run; the "lambda" ones are never written."""
+    folders = {(name, way): unpack(package, workdir / f"{name}-{way}") for name, package in packages.items() for way in WAYS}
+    for (_, way), folder in folders.items():
+        if way == "cached":
+            cold_start(folder, cached=True)  # writes the bytecode the next runs read
+    taken: dict[tuple[str, str], list] = {key: [] for key in folders}
+    for _ in range(runs):
+        for (name, way), folder in folders.items():
+            taken[name, way].append(cold_start(folder, cached=way == "cached"))
+    return {name: {way: summary(taken[name, way]) for way in WAYS} for name in packages}
 
 
 WAYS = ("lambda", "cached")
@@ -122,7 +120,7 @@ def base_worktree(rev: str, workdir: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--base", default=BASE, help="the commit to compare with (packaged the same way)")
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-package")
@@ -142,7 +140,7 @@ def main() -> None:
             "now": package_build(ROOT, workdir / "now.zip", stage=args.stage, venv=args.venv, bytecode=True),
             "base": package_build(base, workdir / "base.zip", stage=args.stage, venv=args.venv, bytecode=False),
         }
-        timings = measure_both({name: unpack(package, workdir / name) for name, package in packages.items()}, args.runs)
+        timings = measure_both(packages, workdir, args.runs)
         now, before = ({**package_sizes(packages[name]), **timings[name]} for name in ("now", "base"))
     finally:
         if base is not None:
