@@ -35,14 +35,17 @@ $(PKG_STAMP): requirements.txt
 # `zappa package`, offline: the wheels installed here are already Lambda's (no PyPI look-ups,
 # use_precompiled_packages is off), so build on Linux x86_64 with the runtime's Python.
 # The admin's static files are collected into the package (staticfiles/, served by WhiteNoise).
-# Prints the package's zipped and unzipped size. `zappa deploy`/`update` ship the same files:
-# the exclusions live in zappa_settings.json.
+# Then the bytecode of what a cold start imports goes in (scripts/package_bytecode.py: Lambda
+# cannot write it, so without it every cold start compiles). Prints the package's zipped and
+# unzipped size. Deploy this file: `zappa deploy|update <stage> --zip build/imagebot-<stage>.zip`
+# (README, "Deploy"); the exclusions live in zappa_settings.json.
 package: $(PKG_STAMP)
 	$(PKG_BIN)/python -c 'import platform, sys; ok = sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11); sys.exit(0 if ok else "the package needs Linux x86_64 and Python 3.11, as the Lambda runtime (zappa_settings.json)")'
 	rm -rf build staticfiles
 	mkdir -p build
 	$(PKG_BIN)/python manage.py collectstatic --noinput --verbosity 0
 	VIRTUAL_ENV=$(abspath $(PKG_VENV)) PATH="$(abspath $(PKG_BIN)):$$PATH" $(PKG_BIN)/zappa package $(STAGE) --output $(PACKAGE)
+	$(PKG_BIN)/python scripts/package_bytecode.py $(PACKAGE)
 	$(PKG_BIN)/python bench/package.py --sizes $(PACKAGE)
 
 # The package's size and cold start, beside the commit before the Lambda work (bench/package.py).

@@ -1,20 +1,22 @@
 """The Lambda package: its size, and the cold start of Zappa's handler running it.
 
-Prints JSON: the zipped and unzipped size of the package `zappa package` builds (with
-zappa_settings.json's exclusions, from the clean .venv-package `make package` builds),
-and the cold start: a fresh interpreter that sees only the unzipped package, as Lambda
-runs it (no site-packages), importing zappa.handler and answering a first request (the
-CRC GET) through LambdaHandler. The median of --runs fresh processes each, two ways:
-- "lambda": no cached bytecode, as on Lambda (the zip carries none: its files have no
-  modification time a cached .pyc would match, and /var/task is read-only);
-- "cached": with the bytecode a first run wrote, as a warm disk cache on a server would.
+Prints JSON: the zipped and unzipped size of the package `make package` builds (`zappa
+package` with zappa_settings.json's exclusions, from the clean .venv-package, then the
+bytecode scripts/package_bytecode.py adds), and the cold start: a fresh interpreter that
+sees only the unzipped package, as Lambda runs it (no site-packages), importing
+zappa.handler and answering a first request (the CRC GET) through LambdaHandler. The
+median of --runs fresh processes each, two ways:
+- "lambda": as on Lambda, where /var/task is read-only: nothing is written (-B), so each
+  cold start has only the bytecode the package carries, and compiles the rest;
+- "cached": with the bytecode a first run wrote, as a warm disk cache on a server would:
+  the imports alone, the same work for both packages whatever bytecode they carry.
 
 The same is measured, in the same run, for --base (a commit, default: the one before
-the Lambda work of issue 10), packaged from a git worktree of it with the same venv,
-so the ratio compares like with like on a machine whose speed varies.
+the Lambda work of issue 10), packaged as it was then (no bytecode) from a git worktree of
+it with the same venv, so the ratio compares like with like on a machine whose speed varies.
 
     make package                       # builds .venv-package, the package and prints its sizes
-    .venv-package/bin/python bench/package.py [--runs 7] [--base REV] [--stage dev]
+    .venv-package/bin/python bench/package.py [--runs 9] [--base REV] [--stage dev]
     .venv-package/bin/python bench/package.py --sizes build/imagebot-dev.zip
 """
 
@@ -34,37 +36,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.aws_lambda import API_HOST, api_gateway_event
+from scripts.package_bytecode import bytecode_add, cold_start, unpack
+from tests.fixtures.aws_lambda import API_HOST
 
 BASE = "236c2a3"  # the last commit before the Lambda package work (issue 10)
 MIB = 1024 * 1024
-CONSUMER_SECRET = "bench-secret"
 GIT = shutil.which("git") or "git"
 
-# Runs in the unzipped package, with nothing else on sys.path: what Lambda's bootstrap does.
-CHILD = r"""
-import time
-started = time.perf_counter()
-import json, sys, types
-from zappa.handler import lambda_handler
-imported = time.perf_counter()
-context = types.SimpleNamespace(function_name="imagebot-dev", aws_request_id="bench",
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:imagebot-dev",
-    get_remaining_time_in_millis=lambda: 30000)
-answer = lambda_handler(json.loads(sys.argv[1]), context)
-answered = time.perf_counter()
-print(json.dumps({"import_s": imported - started, "cold_start_s": answered - started,
-    "status": answer["statusCode"], "body": answer["body"],
-    "twitter_text": "twitter_text" in sys.modules, "pkg_resources": "pkg_resources" in sys.modules}))
-"""
 
-
-def package_build(worktree: Path, output: Path, *, stage: str, venv: Path) -> Path:
-    """`zappa package` run in `worktree`, packaging `venv` (never the developer's .venv)."""
+def package_build(worktree: Path, output: Path, *, stage: str, venv: Path, bytecode: bool) -> Path:
+    """`zappa package` run in `worktree`, packaging `venv` (never the developer's .venv), then its bytecode."""
     env = {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
     subprocess.run(
         [str(venv / "bin" / "zappa"), "package", stage, "-o", str(output)], cwd=worktree, env=env, check=True, capture_output=True
     )
+    if bytecode:
+        bytecode_add(output)
     return output
 
 
@@ -73,82 +60,49 @@ def package_sizes(package: Path) -> dict:
         entries = archive.infolist()
         names = {entry.filename.split("/")[0] for entry in entries}
     return {
-        "zipped_mib": round(package.stat().st_size / MIB, 1),
+        "zipped_mib": round(package.stat().st_size / MIB, 2),
         "unzipped_mib": round(sum(entry.file_size for entry in entries) / MIB, 1),
         "files": len(entries),
+        "bytecode_files": sum(entry.filename.endswith(".pyc") for entry in entries),
         "dev_tools_inside": sorted(names & {"pytest", "moto", "onnxruntime", "numpy", "mypy", "ruff", "pip", "setuptools", "troposphere"}),
     }
-
-
-def unpack(package: Path, into: Path) -> Path:
-    with zipfile.ZipFile(package) as archive:
-        archive.extractall(into)
-    # Offline: the remote env file would be read from S3 on a cold start; its values are set below.
-    settings = into / "zappa_settings.py"
-    settings.write_text("\n".join(line for line in settings.read_text().splitlines() if not line.startswith("REMOTE_ENV")) + "\n")
-    return into
-
-
-def cold_starts(folder: Path, runs: int, *, cached: bool) -> list[dict]:
-    event = api_gateway_event("GET", "/webhooks/x/", query={"crc_token": "bench"})
-    env = {
-        "PATH": os.environ["PATH"],
-        "LANG": "C.UTF-8",
-        "AWS_LAMBDA_FUNCTION_NAME": "imagebot-dev",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "DJANGO_SECRET_KEY": "bench-only-" + "k" * 40,
-        "DATABASE_URL": "postgres://bench@127.0.0.1:9/bench",  # never connected to: the CRC needs no query
-        "X_CONSUMER_SECRET": CONSUMER_SECRET,
-    }
-    # -E ignores PYTHON* variables, so "lambda" says -B: /var/task is read-only, nothing is
-    # cached between cold starts (and runs first, before any cache exists; a .pyc the base's
-    # package carries names the wrong source time, so Python passes it by).
-    flags = ["-S", "-E"] if cached else ["-S", "-E", "-B"]
-    results = []
-    for _ in range(runs + cached):  # cached: a first run writes the bytecode
-        child = subprocess.run(
-            [sys.executable, *flags, "-c", CHILD, json.dumps(event)],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if child.returncode != 0:
-            raise SystemExit(f"cold start failed in {folder}:\n{child.stderr[-3000:]}")
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        if result["status"] != 200 or "sha256=" not in result["body"]:
-            raise SystemExit(f"the CRC GET was not answered: {result}")
-        results.append(result)
-    return results[cached:]
 
 
 def summary(results: list[dict]) -> dict:
     return {
         "cold_start_median_s": round(statistics.median(r["cold_start_s"] for r in results), 3),
         "cold_start_min_s": round(min(r["cold_start_s"] for r in results), 3),
+        # The processor time the cold start took: what its wall-clock time is on an idle
+        # core, and much steadier than it on a machine that other work loads.
+        "cold_start_cpu_median_s": round(statistics.median(r["cpu_s"] for r in results), 3),
         "import_median_s": round(statistics.median(r["import_s"] for r in results), 3),
         "imports_twitter_text": any(r["twitter_text"] for r in results),
         "imports_pkg_resources": any(r["pkg_resources"] for r in results),
+        "modules": len(results[0]["modules"]),
         "runs": len(results),
     }
 
 
-def measure_both(folders: dict[str, Path], runs: int) -> dict[str, dict]:
-    """Each way, the packages take turns, one fresh process each: a load that comes and goes
-    on the machine weighs on both alike."""
-    results: dict[str, dict] = {name: {} for name in folders}
-    for way, cached in (("lambda", False), ("cached", True)):
-        taken: dict[str, list] = {name: [] for name in folders}
-        for _ in range(runs):
-            for name, folder in folders.items():
-                taken[name] += cold_starts(folder, 1, cached=cached)
-        for name in folders:
-            results[name][way] = summary(taken[name])
-    return results
+def measure_both(packages: dict[str, Path], workdir: Path, runs: int) -> dict[str, dict]:
+    """Each package unpacked twice, one copy for each way, and all four take turns, one fresh
+    process each: a load that comes and goes on the machine weighs on all alike. The
+    "cached" copies get their bytecode from a first run; the "lambda" ones are never written."""
+    folders = {(name, way): unpack(package, workdir / f"{name}-{way}") for name, package in packages.items() for way in WAYS}
+    for (_, way), folder in folders.items():
+        if way == "cached":
+            cold_start(folder, cached=True)  # writes the bytecode the next runs read
+    taken: dict[tuple[str, str], list] = {key: [] for key in folders}
+    for _ in range(runs):
+        for (name, way), folder in folders.items():
+            taken[name, way].append(cold_start(folder, cached=way == "cached"))
+    return {name: {way: summary(taken[name, way]) for way in WAYS} for name in packages}
+
+
+WAYS = ("lambda", "cached")
+
+
+def ratio(now: dict, before: dict, way: str, figure: str) -> float:
+    return round(now[way][figure] / before[way][figure], 2)
 
 
 def base_worktree(rev: str, workdir: Path) -> Path:
@@ -166,7 +120,7 @@ def base_worktree(rev: str, workdir: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--base", default=BASE, help="the commit to compare with (packaged the same way)")
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-package")
@@ -177,15 +131,16 @@ def main() -> None:
         return
     if not (args.venv / "bin" / "zappa").exists():
         raise SystemExit(f"no zappa in {args.venv}: run `make package` first")
+    load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="imagebot-package-bench-"))
     base = None
     try:
         base = base_worktree(args.base, workdir)
         packages = {
-            "now": package_build(ROOT, workdir / "now.zip", stage=args.stage, venv=args.venv),
-            "base": package_build(base, workdir / "base.zip", stage=args.stage, venv=args.venv),
+            "now": package_build(ROOT, workdir / "now.zip", stage=args.stage, venv=args.venv, bytecode=True),
+            "base": package_build(base, workdir / "base.zip", stage=args.stage, venv=args.venv, bytecode=False),
         }
-        timings = measure_both({name: unpack(package, workdir / name) for name, package in packages.items()}, args.runs)
+        timings = measure_both(packages, workdir, args.runs)
         now, before = ({**package_sizes(packages[name]), **timings[name]} for name in ("now", "base"))
     finally:
         if base is not None:
@@ -195,13 +150,14 @@ def main() -> None:
         json.dumps(
             {
                 "stage": args.stage,
+                # The 1, 5 and 15 minute load averages when the bench started and ended (2 cores here).
+                "load_average": {"start": [round(load, 2) for load in load_before], "end": [round(load, 2) for load in os.getloadavg()]},
                 "host": API_HOST,
                 "python": sys.version.split()[0],
                 "now": now,
                 f"base {args.base}": before,
-                "cold_start_ratio": {
-                    way: round(now[way]["cold_start_median_s"] / before[way]["cold_start_median_s"], 2) for way in ("lambda", "cached")
-                },
+                "cold_start_ratio": {way: ratio(now, before, way, "cold_start_median_s") for way in WAYS},
+                "cold_start_cpu_ratio": {way: ratio(now, before, way, "cold_start_cpu_median_s") for way in WAYS},
                 "zipped_ratio": round(now["zipped_mib"] / before["zipped_mib"], 2),
             },
             indent=2,

@@ -607,6 +607,19 @@ def _no_threads_on_lambda() -> list[str]:
     return []
 
 
+def _no_sqlite_on_lambda() -> list[str]:
+    """The database settings.py builds from DATABASE_URL (SQLite when unset), refused on Lambda."""
+    raw = _raw("DATABASE_URL")
+    if not on_lambda() or (raw is not None and urlsplit(raw).scheme not in ("sqlite", "spatialite")):
+        return []
+    # Only a SQLite URL is shown: any other could carry a password.
+    shown = f"DATABASE_URL={raw!r}" if raw is not None else "DATABASE_URL (unset: SQLite, db.sqlite3)"
+    return [
+        f"{shown}: must be a PostgreSQL URL on Lambda (SQLite cannot work there: each execution environment "
+        "has its own /tmp, lost when it ends, and the code folder is read-only)"
+    ]
+
+
 def _posting_needs_credentials() -> list[str]:
     if x_dry_run():
         return []
@@ -617,7 +630,12 @@ def _posting_needs_credentials() -> list[str]:
 
 
 # Values that are each allowed but do not work together: each rule gives one line per problem.
-COMBINATION_RULES: tuple[Callable[[], list[str]], ...] = (_s3_events_need_a_bucket, _no_threads_on_lambda, _posting_needs_credentials)
+COMBINATION_RULES: tuple[Callable[[], list[str]], ...] = (
+    _s3_events_need_a_bucket,
+    _no_threads_on_lambda,
+    _no_sqlite_on_lambda,
+    _posting_needs_credentials,
+)
 
 
 def settings_problems(rules: Iterable[Callable[[], list[str]]] = COMBINATION_RULES) -> list[str]:

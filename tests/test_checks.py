@@ -33,6 +33,10 @@ def _no_settings_from_outside(monkeypatch):
     for name in conf.SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+ON_LAMBDA_DATABASE = "postgres://imagebot@db.example.com:5432/imagebot"
 
 
 def reported() -> list[str]:
@@ -132,9 +136,32 @@ def test_background_threads_are_refused_on_lambda(monkeypatch):
     assert reported() == []  # a machine of your own
 
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "imagebot-dev")
+    monkeypatch.setenv("DATABASE_URL", ON_LAMBDA_DATABASE)
     assert reported() == [
         "IMAGEBOT_DISPATCH='thread': must be lambda or inline on Lambda (a background thread is frozen when the invocation returns)"
     ]
+
+
+SQLITE_ON_LAMBDA = (
+    ": must be a PostgreSQL URL on Lambda (SQLite cannot work there: each execution environment "
+    "has its own /tmp, lost when it ends, and the code folder is read-only)"
+)
+
+
+@pytest.mark.parametrize(
+    ("database_url", "shown"),
+    [(None, "DATABASE_URL (unset: SQLite, db.sqlite3)"), ("sqlite:////tmp/db.sqlite3", "DATABASE_URL='sqlite:////tmp/db.sqlite3'")],
+)
+def test_sqlite_is_refused_on_lambda(monkeypatch, database_url, shown):
+    if database_url:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+    assert reported() == []  # a machine of your own
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "imagebot-dev")
+    assert reported() == [shown + SQLITE_ON_LAMBDA]
+
+    monkeypatch.setenv("DATABASE_URL", ON_LAMBDA_DATABASE)
+    assert reported() == []
 
 
 def test_posting_replies_needs_the_x_credentials(monkeypatch):
@@ -255,6 +282,7 @@ def cold_start(event: dict, tmp_path: Path, **environ: str) -> subprocess.Comple
         "PYTHONPATH": str(ROOT),
         "AWS_LAMBDA_FUNCTION_NAME": "imagebot-dev",
         "DJANGO_SECRET_KEY": "from-the-remote-env-file",
+        "DATABASE_URL": ON_LAMBDA_DATABASE,  # never connected to: neither start below queries
         **aws,
         "AWS_DEFAULT_REGION": "us-east-1",
         **environ,
@@ -274,6 +302,14 @@ def test_a_lambda_cold_start_with_a_bad_setting_fails_in_one_line_per_problem_an
         "imagebot.E001: IMAGEBOT_SWEEP_AFTER_SECONDS='1': must be a whole number of seconds from 10 to 604,800",
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_a_lambda_cold_start_on_sqlite_fails_in_one_line_and_runs_nothing(tmp_path):
+    result = cold_start({"command": "bot.tasks.sweep"}, tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+
+    assert result.returncode == 1 and "ANSWERED" not in result.stdout
+    assert result.stderr.splitlines()[-1] == f"imagebot.E001: DATABASE_URL='sqlite:///{tmp_path / 'db.sqlite3'}'" + SQLITE_ON_LAMBDA
+    assert not (tmp_path / "db.sqlite3").exists()
 
 
 def test_a_lambda_cold_start_with_good_settings_answers(tmp_path):

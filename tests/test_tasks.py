@@ -34,7 +34,17 @@ from bot import dispatch, services
 from bot.events import samples
 from bot.models import Delivery, Reply, Tweet
 from bot.signatures import crc_response_token
-from tests.fixtures.aws_lambda import ACCOUNT, API_HOST, REGION, api_gateway_event, cold_start, invoke
+from tests.fixtures.aws_lambda import (
+    ACCOUNT,
+    API_HOST,
+    REGION,
+    ZAPPA_SETTINGS,
+    api_gateway_event,
+    cold_start,
+    invoke,
+    settings_module,
+    zappa_cli,
+)
 from tests.fixtures.pipeline import NO_PHOTO_REPLY
 from tests.fixtures.s3 import s3_record
 from tests.fixtures.webhook import encode, sign
@@ -43,7 +53,6 @@ from tests.fixtures.webhook import encode, sign
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
-ZAPPA_SETTINGS = ROOT / "zappa_settings.json"
 STAGES = ("dev", "production")
 REMOTE_ENV = {"DJANGO_SECRET_KEY": "from-the-remote-env-file", "IMAGEBOT_DISPATCH": "inline"}
 # Operator-held values: they come from remote_env or the function's own environment, never the settings file.
@@ -93,15 +102,6 @@ def lambda_client(tasks, monkeypatch):
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
-
-
-def zappa_cli(stage: str) -> ZappaCLI:
-    """Zappa's CLI with zappa_settings.json loaded for `stage`, as `zappa deploy` would, without AWS."""
-    cli = ZappaCLI()
-    cli.api_stage = stage
-    cli.load_credentials = False
-    cli.load_settings(settings_file=str(ZAPPA_SETTINGS))
-    return cli
 
 
 class _Session:
@@ -159,8 +159,7 @@ def deploy(tasks, monkeypatch, tmp_path, settings):
 
     def deploy(stage: str = "dev") -> Deployed:
         cli = zappa_cli(stage)
-        zappa_settings = types.ModuleType("zappa_settings")
-        exec(cli.get_zappa_settings_string(), zappa_settings.__dict__)
+        zappa_settings = settings_module(cli)
         s3 = boto3.Session(region_name=REGION).resource("s3")
         stubber = Stubber(s3.meta.client)
         body = json.dumps(REMOTE_ENV).encode()
@@ -635,6 +634,37 @@ def test_the_package_keeps_english_translations_only(tmp_path):
     installed = sorted(path.name for path in (Path(django.__file__).parent / "conf" / "locale").iterdir())
 
     assert surviving(installed, "django/conf/locale", patterns, tmp_path) == {"en", "__init__.py", "__pycache__"} & set(installed) | {"en"}
+
+
+def test_the_package_keeps_the_pillow_libraries_the_accepted_formats_need(tmp_path):
+    import PIL
+
+    patterns = json.loads(ZAPPA_SETTINGS.read_text())["dev"]["exclude_glob"]
+    installed = sorted(path.name for path in (Path(PIL.__file__).parent.parent / "pillow.libs").iterdir())
+
+    kept = {name.split("-")[0] for name in surviving(installed, "pillow.libs", patterns, tmp_path)}
+
+    # _imaging (JPEG, TIFF, JPEG 2000, and X11's libraries it links), _webp, _imagingcms; never
+    # AVIF (not an accepted format) or FreeType/HarfBuzz (text drawing). make package decodes
+    # every accepted format in the built package (scripts/package_bytecode.py).
+    assert kept == {"libjpeg", "libtiff", "libzstd", "liblzma", "libopenjp2", "libxcb", "libXau"} | {
+        "libwebp",
+        "libwebpmux",
+        "libwebpdemux",
+        "libsharpyuv",
+        "liblcms2",
+    }
+    assert {"_avif", "_imagingft"}.isdisjoint(
+        name.split(".")[0] for name in surviving(["_avif.so", "_imagingft.so", "_imaging.so", "_webp.so"], "PIL", patterns, tmp_path)
+    )
+
+
+def test_the_package_leaves_out_what_only_the_cli_and_the_tests_import(tmp_path):
+    patterns = json.loads(ZAPPA_SETTINGS.read_text())["dev"]["exclude_glob"]
+    unused = ["jsonschema", "jsonschema_specifications", "referencing", "rpds", "attr", "attrs"]  # spectacular --validate
+    used = ["django", "rest_framework", "drf_spectacular", "yaml", "PIL", "botocore", "zappa", "werkzeug", "bot"]
+
+    assert surviving(unused + used, ".", patterns, tmp_path) == set(used)
 
 
 # --- IAM ------------------------------------------------------------------------------------

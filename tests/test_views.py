@@ -338,3 +338,28 @@ def test_answering_the_webhook_never_imports_the_reply_text_counter():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# Imported on first use, not by the webhook's answer: on Lambda every import is paid on the cold start.
+NOT_FOR_THE_WEBHOOK = (
+    *("rest_framework.views", "drf_spectacular.views", "django.test"),  # the API's URLs
+    *("PIL", "requests_oauthlib", "twitter_text", "pkg_resources"),  # a photo's download, X's client, a reply's text
+)
+
+
+def test_answering_the_crc_imports_neither_the_api_nor_pillow_nor_x_s_client():
+    # Through Django's own WSGI handler, as Zappa calls it (django.test's client would import django.test).
+    code = (
+        "import django, json, sys; django.setup()\n"
+        "from wsgiref.util import setup_testing_defaults\n"
+        "from django.core.handlers.wsgi import WSGIHandler\n"
+        "environ = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/webhooks/x/', 'QUERY_STRING': 'crc_token=abc'}\n"
+        "setup_testing_defaults(environ)\n"
+        "statuses = []\n"
+        "body = b''.join(WSGIHandler()(environ, lambda status, headers: statuses.append(status)))\n"
+        f"print(statuses[0], json.dumps(sorted(name for name in {NOT_FOR_THE_WEBHOOK!r} if name in sys.modules)))\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "imagebot_site.settings", "X_CONSUMER_SECRET": CONSUMER_SECRET}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "200 OK []"

@@ -2,6 +2,10 @@
 
 Each claims its photo with a status move first, so a second worker, a repeated S3 event
 or a redelivery finds nothing left to do.
+
+bot.media (Pillow, requests) is imported when a photo is fetched, not with this module:
+the webhook imports the services and never fetches one, and on Lambda every import is
+paid on the cold start.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 
-from bot import media, recognition
+from bot import recognition
 from bot.models import Label, Photo, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
 from bot.services.settling import tweet_touch
@@ -27,6 +31,8 @@ def photo_fetch(photo: Photo, *, give_up: bool = False) -> None:
     """
     photos = Photo.objects.filter(pk=photo.pk)
     photos.update(attempts=F("attempts") + 1)
+    from bot import media  # imported when used (see above)
+
     try:
         image = media.fetch_image(photo.source_url)
     except media.MediaError as exc:

@@ -7,22 +7,27 @@ reply is posted again. When X refuses a wording as a duplicate, only that timeli
 say whether an earlier attempt posted it; the next wording is tried only when none can have.
 
 bot.replies (and its text counter, twitter_text with its emoji tables) is imported when a
-reply is composed or posted, not with this module: the webhook imports the services and
-never composes a reply, and on Lambda every import is paid on the cold start.
+reply is composed or posted, and bot.x_api (requests, requests-oauthlib) when X is
+called, not with this module: the webhook imports the services and never composes a
+reply, and on Lambda every import is paid on the cold start.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import F
 from django.utils import timezone
 
-from bot import conf, recognition, x_api
+from bot import conf, recognition
 from bot.models import Photo, Reply, Tweet
 from bot.services.errors import TemporaryFailure
 from bot.services.settling import tweet_deleted_meanwhile, tweet_settle, tweet_touch
+
+if TYPE_CHECKING:
+    from bot import x_api
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +113,8 @@ def _reply_post_wording(reply_pk: int, *, looked: bool = False) -> bool:
 
     looked: the bot's timeline was read a moment ago, by this worker, for this reply.
     """
+    from bot import x_api  # imported when used (see above)
+
     if not Reply.objects.filter(pk=reply_pk).move(Reply.Status.PENDING, Reply.Status.POSTING, claim=True, attempts=F("attempts") + 1):
         return False
     reply = Reply.objects.select_related("tweet").get(pk=reply_pk)
@@ -171,6 +178,8 @@ def _reply_found_before_posting(reply: Reply, maybe_posted_at: datetime) -> bool
     TemporaryFailure says so: a later sweep looks again. Never a second reply on a guess,
     whatever X's duplicate check would say (it can be off, and its window ends).
     """
+    from bot import x_api  # imported when used (see above)
+
     this_reply = Reply.objects.filter(pk=reply.pk)
     try:
         search = x_api.reply_find(reply.tweet.x_id, text=reply.text, bot_user_id=reply.tweet.for_user_x_id)
@@ -203,6 +212,8 @@ def _reply_settle_duplicate(reply: Reply, refusal: x_api.XApiError) -> bool:
     sweeps, and reworded only once the timeline had a sweep delay to catch up and shows
     the same text answering another tweet. Never a second reply in the thread.
     """
+    from bot import x_api  # imported when used (see above)
+
     this_reply = Reply.objects.filter(pk=reply.pk)
     try:
         search = x_api.reply_find(reply.tweet.x_id, text=reply.text, bot_user_id=reply.tweet.for_user_x_id)
