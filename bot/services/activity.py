@@ -9,16 +9,18 @@ for twice. List, create and delete are what the command and the admin call.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from bot import conf, x_api
+from bot import conf
 from bot.services.errors import PermanentFailure
+
+if TYPE_CHECKING:
+    from bot.x_api import ActivitySubscription
 
 logger = logging.getLogger(__name__)
 
 ACTIVITY_EVENT_TYPES = ("post.mention.create", "post.reply.create", "post.quote.create")
 SUBSCRIPTION_TAG = "imagebot"
-
-ActivitySubscription = x_api.ActivitySubscription
 
 
 def _bot_user_id() -> str:
@@ -30,6 +32,8 @@ def _bot_user_id() -> str:
 
 def activity_subscriptions_list(*, bot_only: bool = True) -> list[ActivitySubscription]:
     """The app's X Activity subscriptions (by default, those filtered on the bot account)."""
+    from bot import x_api  # imported when used, as in bot.services.replying
+
     found = x_api.activity_subscription_list()
     if not bot_only:
         return found
@@ -40,6 +44,8 @@ def activity_subscriptions_list(*, bot_only: bool = True) -> list[ActivitySubscr
 def activity_subscriptions_create(*, webhook_x_id: str, event_types: tuple[str, ...] = ACTIVITY_EVENT_TYPES) -> list[ActivitySubscription]:
     """Subscribe the webhook to the bot's post events; those already there are kept as they are.
     Returns the bot's subscriptions to the webhook for those event types, new and old."""
+    from bot import x_api  # imported when used, as in bot.services.replying
+
     bot_user_id = _bot_user_id()
     existing = {
         subscription.event_type: subscription
@@ -58,6 +64,8 @@ def activity_subscriptions_create(*, webhook_x_id: str, event_types: tuple[str, 
 
 
 def activity_subscription_delete(subscription_id: str) -> None:
+    from bot import x_api  # imported when used, as in bot.services.replying
+
     x_api.activity_subscription_delete(subscription_id)
     logger.info("X Activity subscription %s deleted", subscription_id)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from bot import conf, x_api
+from bot import conf
 from bot.events.activity import PostPhotos, posts_photos
 from bot.models import Photo, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
@@ -47,6 +47,8 @@ def _candidates(tweet: Tweet) -> list[str]:
 
 def tweets_hydrate(tweet_pks: Iterable[int]) -> int:
     """Look up the photos of every tweet still waiting for them, 100 posts per call. Returns how many tweets got photos."""
+    from bot import x_api  # imported when used, as in bot.services.replying
+
     tweets = list(Tweet.objects.filter(pk__in=list(tweet_pks), media_lookup=True))
     if not tweets:
         return 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from bot import conf, x_api
+from bot import conf
 from bot.events.activity import post_event
 from bot.events.types import TweetEvent
 from bot.events.values import read_dict, read_id, read_list
@@ -62,6 +62,8 @@ def _newest_recorded_mention(bot_user_id: str) -> str:
 
 def mentions_reconcile(*, max_posts: int | None = None) -> ReconcileResult:
     """Read the bot's mentions since the last run and record what the webhook never brought."""
+    from bot import x_api  # imported when used, as in bot.services.replying
+
     bot_user_id = conf.x_bot_user_id()
     if not bot_user_id:
         raise PermanentFailure("reconcile: the bot's user id is unknown (X_ACCESS_TOKEN starts with it)")

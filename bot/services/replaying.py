@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bot import conf, x_api
+from bot import conf
 from bot.events import ReplayDoneEvent
 from bot.models import ReplayJob
 from bot.services.errors import PermanentFailure, TemporaryFailure
@@ -32,6 +32,8 @@ class ReplayRefused(ValueError):
 
 def replay_start(*, webhook_x_id: str, from_at: datetime, to_at: datetime | None = None) -> ReplayJob:
     """Ask X to re-send the webhook's events from `from_at` to `to_at` (default: now), to the minute."""
+    from bot import x_api  # imported when used, as in bot.services.replying
+
     now = timezone.now()
     to_at = min(to_at or now, now).replace(second=0, microsecond=0)
     from_at = from_at.replace(second=0, microsecond=0)
@@ -84,6 +86,8 @@ def replay_job_finished(event: ReplayDoneEvent) -> bool:
 
 def replay_webhook_x_id() -> str:
     """The webhook to replay: the registered one whose URL is X_WEBHOOK_URL, or the app's only one."""
+    from bot import x_api  # imported when used, as in bot.services.replying
+
     webhooks = x_api.webhook_list()
     url = conf.x_webhook_url()
     matching = [webhook for webhook in webhooks if url and webhook.get("url") == url] or (webhooks if len(webhooks) == 1 else [])
