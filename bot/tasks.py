@@ -8,6 +8,7 @@ Zappa's handler routes events here (see zappa_settings.json):
 - s3_photo_created: S3 ObjectCreated events from the photo bucket (AWS_EVENT_MAPPING,
   keyed by the bucket's ARN).
 - sweep: the schedule; Zappa finds the function from the rule name's last "-" part.
+- webhook_check: the schedule that watches the X webhook (its validity, the subscription).
 
 Events are at-least-once; the services make a repeat harmless. The handlers take
 (event, context) with no defaults on purpose: Zappa's run_function answers a TypeError
@@ -109,4 +110,15 @@ def sweep(event: dict, context: object) -> services.SweepCounts:
     """The scheduled sweeper."""
     counts = services.sweep()
     logger.info("sweep: %s", counts)
+    return counts
+
+
+@_entry_point
+def webhook_check(event: dict, context: object) -> dict[str, int]:
+    """The scheduled webhook watch: sync from X, ask X to re-check an invalid webhook (ERROR logged while it stays invalid)."""
+    from bot.services import webhooks  # the webhook's cold start never needs it
+
+    watched = webhooks.webhooks_watch()
+    counts = {"webhooks": len(watched), "invalid": sum(not webhook.valid for webhook in watched)}
+    logger.info("webhook check: %s", counts)
     return counts

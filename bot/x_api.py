@@ -494,3 +494,12 @@ def subscription_check(webhook_id: str) -> bool:
     if not isinstance(subscribed, bool):
         raise _malformed(f"GET {path}", f"subscribed is {_short(subscribed)}")
     return subscribed
+
+
+def subscription_delete(webhook_id: str, *, user_id: str) -> None:
+    """Stop delivering the account's activity to the webhook (app-only, like X's own console)."""
+    path = f"/2/account_activity/webhooks/{_numeric_id(webhook_id, 'webhook id')}/subscriptions/{_numeric_id(user_id, 'user id')}/all"
+    with app_session() as session:
+        answer = _call(session, "DELETE", path)
+    if _data_object(answer, f"DELETE {path}").get("subscribed") is True:
+        raise XApiError(f"X did not unsubscribe from webhook {webhook_id}: {_problems(answer)}", permanent=False)

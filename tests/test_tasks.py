@@ -310,6 +310,20 @@ def test_the_schedule_reaches_the_sweeper(deploy, monkeypatch, stage):
     assert result == {"redispatched": 2, "failed": 1}
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_schedule_watches_the_webhook(deploy, monkeypatch, stage):
+    from bot.services import webhooks
+
+    deployed = deploy(stage)
+    watch = mock.create_autospec(webhooks.webhooks_watch, return_value=[])
+    monkeypatch.setattr(webhooks, "webhooks_watch", watch)
+
+    result = deployed.deliver(scheduled_event(deployed, "bot.tasks.webhook_check"))
+
+    watch.assert_called_once_with()
+    assert result == {"webhooks": 0, "invalid": 0}
+
+
 def test_a_warm_lambda_drops_an_obsolete_database_connection_before_the_work(deploy, monkeypatch, transactional_db):
     deployed = deploy()
     connection.ensure_connection()
@@ -419,7 +433,7 @@ def test_the_settings_file_routes_events_only_to_entry_points_in_bot_tasks(tasks
     assert config["django_settings"] == "imagebot_site.settings" and config["runtime"] == "python3.11"
     assert config["keep_warm"] is False and not config["slim_handler"]
     functions = {event["function"]: event for event in config["events"]}
-    assert set(functions) == {"bot.tasks.s3_photo_created", "bot.tasks.sweep"}
+    assert set(functions) == {"bot.tasks.s3_photo_created", "bot.tasks.sweep", "bot.tasks.webhook_check"}
     for path in functions:
         module, name = path.rsplit(".", 1)
         assert module == "bot.tasks" and callable(getattr(tasks, name))
@@ -429,6 +443,7 @@ def test_the_settings_file_routes_events_only_to_entry_points_in_bot_tasks(tasks
     assert source["arn"] == f"arn:aws:s3:::{config['environment_variables']['AWS_STORAGE_BUCKET_NAME']}"
     assert source["events"] == ["s3:ObjectCreated:*"] and source["prefix"] == tasks.PHOTO_PREFIX
     assert functions["bot.tasks.sweep"]["expression"] == "rate(5 minutes)"
+    assert functions["bot.tasks.webhook_check"]["expression"] == "rate(1 hour)"
 
 
 @pytest.mark.parametrize("stage", STAGES)

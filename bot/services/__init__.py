@@ -11,13 +11,15 @@ a second worker changes nothing that is already done. One module per responsibil
 - settling: how a tweet ends, and the failures kept on its row;
 - sweeping: the sweeper;
 - storage: where photos are stored, and their removal;
+- console: what an operator does from the admin (re-run, retry, post for real, try a photo);
+- webhooks: the X webhook and the bot's Account Activity subscription, synced from X;
 - errors: the exceptions a step raises.
 """
 
 from bot.services.errors import PermanentFailure, RecordingFailed, TemporaryFailure
 from bot.services.photos import photo_fetch, photo_recognise
 from bot.services.processing import photo_recognise_stored, tweet_process
-from bot.services.recording import delivery_record, delivery_record_invalid, tweet_mark_deleted
+from bot.services.recording import delivery_record, delivery_record_invalid, delivery_replay, tweet_mark_deleted
 from bot.services.replying import reply_post, reply_text, tweet_reply
 from bot.services.settling import tweet_fail
 from bot.services.storage import PHOTO_PREFIX, tweet_photos_delete
@@ -31,6 +33,7 @@ __all__ = [
     "TemporaryFailure",
     "delivery_record",
     "delivery_record_invalid",
+    "delivery_replay",
     "photo_fetch",
     "photo_recognise",
     "photo_recognise_stored",
