@@ -85,7 +85,7 @@ def labels_shown(photo: Photo, *, moderation: bool) -> SafeString:
     labels = [label for label in photo.labels.all() if label.is_moderation == moderation]
     if not labels:
         return format_html('<span class="console-muted">{}</span>', "none")
-    return format_html_join(", ", "{} ({:.1f}%)", ((label.name, label.confidence) for label in labels))
+    return format_html_join(", ", "{} ({}%)", ((label.name, f"{label.confidence:.1f}") for label in labels))
 
 
 class PhotoInline(admin.TabularInline):
