@@ -18,13 +18,13 @@ def bar_chart(title: str, points: Sequence[tuple[date, float]], *, colour: str =
     step = plot_width / max(len(points), 1)
     bars = format_html_join(
         "",
-        '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{}: {}{}</title></rect>',
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}{}</title></rect>',
         (
             (
-                PAD_LEFT + index * step + 1,
-                PAD_TOP + plot_height - value / top * plot_height,
-                max(step - 2, 1),
-                value / top * plot_height,
+                f"{PAD_LEFT + index * step + 1:.1f}",
+                f"{PAD_TOP + plot_height - value / top * plot_height:.1f}",
+                f"{max(step - 2, 1):.1f}",
+                f"{value / top * plot_height:.1f}",
                 colour,
                 day.isoformat(),
                 _number(value),
