@@ -8,7 +8,7 @@ from datetime import date
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 600, 160, 34, 20, 10
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 600, 180, 52, 20, 30
 
 
 def bar_chart(title: str, points: Sequence[tuple[date, float]], *, colour: str = "#417690", unit: str = "") -> SafeString:
@@ -38,6 +38,7 @@ def bar_chart(title: str, points: Sequence[tuple[date, float]], *, colour: str =
     return format_html(
         '<svg class="console-chart" viewBox="0 0 {w} {h}" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
         "<title>{title}</title>"
+        '<text x="{pl}" y="14" font-size="13" font-weight="600" fill="#333">{title}</text>'
         '<line x1="{pl}" y1="{pt}" x2="{pl}" y2="{base}" stroke="#999"/>'
         '<line x1="{pl}" y1="{base}" x2="{w}" y2="{base}" stroke="#999"/>'
         '<text x="{tx}" y="{ty}" font-size="10" text-anchor="end" fill="#666">{top}{unit}</text>'

@@ -15,6 +15,8 @@ from django.contrib import admin
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -130,7 +132,7 @@ def reply_shown(reply: Reply | None, *, full: bool = False) -> SafeString:
 
 @admin.register(Tweet)
 class TweetAdmin(ReadOnlyAdmin):
-    list_display = ["x_id", "received_at", "author", "status_badge", "summoned_by", "photo_count", "reply_column", "attempts", "error"]
+    list_display = ["x_id", "received", "author", "status_badge", "summoned_by", "photo_count", "reply_column", "tries", "error"]
     list_filter = ["status", HasPhotosFilter, AnimalFilter, FlaggedFilter, "is_trial", "mentions_bot", "is_repost", "received_at"]
     search_fields = ["x_id", "author_username", "author_x_id", "text", "last_error", "photos__labels__name"]
     date_hierarchy = "received_at"
@@ -142,12 +144,21 @@ class TweetAdmin(ReadOnlyAdmin):
         (None, {"fields": ["x_id", "link", "author", "text", "status_badge", "summoned_by", "is_trial", "received_at", "posted_at"]}),
         ("Reply", {"fields": ["reply_detail"]}),
         ("Processing", {"fields": ["attempts", "last_error", "not_before", "updated_at", "delivery_link", "for_user_x_id"]}),
-        ("What X said about it", {"fields": ["in_reply_to_x_id", "is_own", "is_repost", "is_quote", "mentions_bot", "replies_to_bot"]}),
+        (
+            "What X said about it",
+            {"classes": ["collapse"], "fields": ["in_reply_to_x_id", "is_own", "is_repost", "is_quote", "mentions_bot", "replies_to_bot"]},
+        ),
     ]
     readonly_fields = ["link", "author", "status_badge", "summoned_by", "reply_detail", "delivery_link"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tweet]:
         return super().get_queryset(request).annotate(photo_count=Count("photos", distinct=True))
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: Tweet) -> SafeString:
+        """Short, so the list fits 1366 px; the full time is in the tooltip."""
+        local = timezone.localtime(obj.received_at)
+        return format_html('<span title="{}">{}</span>', local.isoformat(timespec="seconds"), date_format(local, "j M H:i"))
 
     @admin.display(description="author", ordering="author_username")
     def author(self, obj: Tweet) -> SafeString:
@@ -189,6 +200,10 @@ class TweetAdmin(ReadOnlyAdmin):
             return shown
         details = f"attempts {reply.attempts}" + (f"; last error: {reply.last_error}" if reply.last_error else "")
         return format_html('{}<br><span class="console-muted">{}</span>', shown, details)
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, obj: Tweet) -> int:
+        return obj.attempts
 
     @admin.display(description="last error", ordering="last_error")
     def error(self, obj: Tweet) -> SafeString:
