@@ -260,3 +260,14 @@ def test_actions_need_staff_who_may_view_tweets(client):
     actions = {value for value, _ in response.context["action_form"].fields["action"].choices}
     assert {"reprocess", "retry_reply", "post_for_real", "delete_photos"} <= actions and "delete_selected" not in actions
     assert zoo["dog"].x_id in response.content.decode()
+
+
+def test_on_s3_the_photo_streams_from_the_private_bucket(admin_client, client, s3_server):
+    photo = _stored(_zoo()["dog"].photos.get(), b"\xff\xd8\xff from the bucket")
+    assert s3_server.keys() == [photo.file.name]
+
+    response = admin_client.get(reverse("admin:bot_photo_image", args=[photo.pk]))
+    anonymous = client.get(reverse("admin:bot_photo_image", args=[photo.pk]))
+
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"\xff\xd8\xff from the bucket"
+    assert anonymous.status_code == 302
