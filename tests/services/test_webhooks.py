@@ -124,6 +124,7 @@ def test_a_failed_crc_re_check_marks_the_webhook_invalid(fake_x):
     assert Webhook.objects.get().valid is False and "CRC" in Webhook.objects.get().last_error
 
 
+@pytest.mark.django_db(transaction=True)  # the live server's threads share the database as committed
 def test_a_real_crc_check_reaches_the_webhook_and_passes(fake_x, live_server):
     fake_x.crc_over_http = True
 
