@@ -30,7 +30,8 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(live_server):
+    """Asks for the live server first, so the server outlives the browser's keep-alive connections."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
