@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/recognition.py
 	$(BIN)/python bench/media_memory.py
+	$(BIN)/python bench/console.py
 
 # Try the whole bot without X: `make try PHOTO=path/to/photo.jpg` (spaces are fine: PHOTO="my dog.jpg").
 # Exits non-zero when the tweet was not answered.

@@ -392,6 +392,25 @@ RECONCILE_MAX_POSTS = _integer(
     unit="posts",
     meaning="most mentions one reconcile run reads (X bills each post read)",
 )
+# Costs the console's dashboard shows (US dollars). Defaults: the providers' published prices.
+# Rekognition Image: DetectLabels and DetectModerationLabels are each "Group 2" APIs at $0.001 an
+# image for the first million a month (https://aws.amazon.com/rekognition/pricing/), and the bot
+# calls both once per photo. X API pay-per-use: "Content: Create" $0.015 per request
+# (https://docs.x.com/x-api/getting-started/pricing), one per reply posted.
+PRICE_PER_PHOTO = _number(
+    "IMAGEBOT_PRICE_PER_PHOTO",
+    0.002,
+    minimum=0,
+    maximum=10,
+    meaning="US dollars per photo recognised, for the dashboard's costs (Rekognition: DetectLabels + DetectModerationLabels)",
+)
+PRICE_PER_REPLY = _number(
+    "IMAGEBOT_PRICE_PER_REPLY",
+    0.015,
+    minimum=0,
+    maximum=10,
+    meaning="US dollars per reply posted, for the dashboard's costs (X API pay-per-use: one post created)",
+)
 LOG_LEVEL = _choice(
     "IMAGEBOT_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), default="INFO", meaning="the bot logger's level"
 )
@@ -578,6 +597,14 @@ def delivery_format() -> str:
 
 def reconcile_max_posts() -> int:
     return RECONCILE_MAX_POSTS.read()
+
+
+def price_per_photo() -> float:
+    return PRICE_PER_PHOTO.read()
+
+
+def price_per_reply() -> float:
+    return PRICE_PER_REPLY.read()
 
 
 def log_level() -> str:

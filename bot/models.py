@@ -115,7 +115,12 @@ class Tweet(models.Model):
             }
         ),
         Status.DONE: frozenset({Status.DELETED}),
-        Status.FAILED: frozenset({Status.DELETED}),
+        Status.FAILED: frozenset(
+            {
+                Status.DELETED,
+                Status.RECEIVED,  # an operator re-runs it, or retries its failed reply (bot.services.console)
+            }
+        ),
         Status.DELETED: frozenset(),
     }
     # States the sweeper may pick up again; everything else is final.
@@ -156,6 +161,9 @@ class Tweet(models.Model):
         max_length=20, blank=True, help_text="The post whose photos are described, when not this one (it quotes or answers it)."
     )
     photos_from_username = models.CharField(max_length=50, blank=True, help_text="Who posted the photos described, when not the author.")
+    is_trial = models.BooleanField(
+        default=False, help_text="Uploaded on the console's try-a-photo page: never from X, never replied to on X."
+    )
 
     objects = StatusManager()
 
@@ -202,7 +210,7 @@ class Photo(models.Model):
             }
         ),
         Status.RECOGNISED: frozenset(),
-        Status.FAILED: frozenset(),
+        Status.FAILED: frozenset({Status.PENDING}),  # an operator re-runs its tweet (bot.services.console)
     }
     SETTLED_STATUSES = (Status.RECOGNISED, Status.FAILED)
 
@@ -239,7 +247,12 @@ class Photo(models.Model):
         constraints = [models.UniqueConstraint(fields=["tweet", "position"], name="photo_unique_position")]
 
     def __str__(self) -> str:
-        return f"photo {self.position + 1} of tweet {self.tweet.x_id}"
+        return f"photo {self.number} of tweet {self.tweet.x_id}"
+
+    @property
+    def number(self) -> int:
+        """The photo's place in its tweet as people count: 1 to 4 (`position` counts from 0)."""
+        return self.position + 1
 
 
 class Label(models.Model):
@@ -280,8 +293,8 @@ class Reply(models.Model):
             }
         ),
         Status.POSTED: frozenset(),
-        Status.DRY_RUN: frozenset(),
-        Status.FAILED: frozenset(),
+        Status.DRY_RUN: frozenset({Status.PENDING}),  # an operator posts it for real (bot.services.console)
+        Status.FAILED: frozenset({Status.PENDING}),  # an operator retries it (bot.services.console)
     }
     SETTLED_STATUSES = (Status.POSTED, Status.DRY_RUN, Status.FAILED)
 
@@ -391,3 +404,27 @@ class ReconcileCursor(models.Model):
 
     def __str__(self) -> str:
         return f"reconcile cursor for {self.account_x_id}"
+
+
+class Webhook(models.Model):
+    """A webhook registered for the app on X (GET /2/webhooks), and the bot account's
+    Account Activity subscription to it. X is the truth: bot.services.webhooks syncs these rows."""
+
+    x_id = models.CharField("X id", max_length=20, unique=True)
+    url = models.URLField(max_length=500)
+    valid = models.BooleanField(default=False, help_text="X's last word on its CRC check: an invalid webhook gets no deliveries.")
+    x_created_at = models.DateTimeField("created on X", null=True, blank=True)
+    subscribed = models.BooleanField(
+        null=True, blank=True, help_text="Whether the bot account's activity is delivered to it (unknown until checked)."
+    )
+    subscription_checked_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True, help_text="When X last listed it.")
+    invalid_since = models.DateTimeField(null=True, blank=True, help_text="When a sync first found X had marked it invalid.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-x_created_at", "-pk"]
+        permissions = [("manage_webhooks", "Can register, re-check, delete webhooks and (un)subscribe the bot on X")]
+
+    def __str__(self) -> str:
+        return f"webhook {self.x_id} ({self.url})"

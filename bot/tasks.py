@@ -8,6 +8,7 @@ Zappa's handler routes events here (see zappa_settings.json):
 - s3_photo_created: S3 ObjectCreated events from the photo bucket (AWS_EVENT_MAPPING,
   keyed by the bucket's ARN).
 - sweep, reconcile: the schedules; Zappa finds the function from the rule name's last "-" part.
+- webhook_check: the schedule that watches the X webhook (its validity, the subscription).
 
 Events are at-least-once; the services make a repeat harmless. The handlers take
 (event, context) with no defaults on purpose: Zappa's run_function answers a TypeError
@@ -121,3 +122,14 @@ def reconcile(event: dict, context: object) -> dict[str, int | bool]:
         logger.warning("reconcile: %s", exc)
         return {"posts_read": 0, "recorded": 0, "complete": False}
     return {"posts_read": result.posts_read, "recorded": result.recorded, "complete": result.complete}
+
+
+@_entry_point
+def webhook_check(event: dict, context: object) -> dict[str, int]:
+    """The scheduled webhook watch: sync from X, ask X to re-check an invalid webhook (ERROR logged while it stays invalid)."""
+    from bot.services import webhooks  # the webhook's cold start never needs it
+
+    watched = webhooks.webhooks_watch()
+    counts = {"webhooks": len(watched), "invalid": sum(not webhook.valid for webhook in watched)}
+    logger.info("webhook check: %s", counts)
+    return counts

@@ -645,3 +645,12 @@ def replay_create(webhook_id: str, *, from_date: str, to_date: str) -> str:
     if not is_x_id(job_id):
         raise _malformed("POST /2/webhooks/replay", f"the job id is {_short(job_id)}")
     return str(job_id)
+
+
+def subscription_delete(webhook_id: str, *, user_id: str) -> None:
+    """Stop delivering the account's activity to the webhook (app-only, like X's own console)."""
+    path = f"/2/account_activity/webhooks/{_numeric_id(webhook_id, 'webhook id')}/subscriptions/{_numeric_id(user_id, 'user id')}/all"
+    with app_session() as session:
+        answer = _call(session, "DELETE", path)
+    if _data_object(answer, f"DELETE {path}").get("subscribed") is True:
+        raise XApiError(f"X did not unsubscribe from webhook {webhook_id}: {_problems(answer)}", permanent=False)

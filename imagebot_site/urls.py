@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from bot import views
+from bot.admin import console_urls
 
 # The API's URLs are imported when a path under /api/ is first resolved (or a URL reversed),
 # not on every cold start: DRF and drf-spectacular (which imports django.test) are a third
@@ -10,6 +11,7 @@ from bot import views
 API_URLS = ("bot.api.urls", "api", "api")  # (module, app_name, namespace), what include() returns
 
 urlpatterns = [
+    path("admin/", include(console_urls())),  # the console's dashboard and try page, before the admin's catch-all
     path("admin/", admin.site.urls),
     path("api/", API_URLS),
     path("webhooks/x/", views.webhook, name="x-webhook"),

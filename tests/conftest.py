@@ -23,9 +23,18 @@ pytest_plugins = [
 
 import pytest
 from django.db import transaction
+from django.urls import clear_script_prefix
 
 from bot import services, x_api
 from bot.events import samples
+
+
+@pytest.fixture(autouse=True)
+def _script_prefix_reset():
+    """Zappa's handler sets the API Gateway stage ("/dev/") as the thread's script prefix for
+    reverse(); a later test in the same thread would otherwise build its URLs under it."""
+    yield
+    clear_script_prefix()
 
 
 @pytest.fixture(autouse=True)

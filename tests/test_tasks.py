@@ -25,7 +25,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from django.core import signals
-from django.db import close_old_connections, connection
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 from zappa import handler as zappa_handler
 from zappa.cli import ZappaCLI
 from zappa.utilities import parse_s3_url
@@ -323,13 +323,28 @@ def test_the_schedule_reaches_the_reconcile(deploy, monkeypatch, stage):
     assert result == {"posts_read": 7, "recorded": 2, "complete": True}
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_schedule_watches_the_webhook(deploy, monkeypatch, stage):
+    from bot.services import webhooks
+
+    deployed = deploy(stage)
+    watch = mock.create_autospec(webhooks.webhooks_watch, return_value=[])
+    monkeypatch.setattr(webhooks, "webhooks_watch", watch)
+
+    result = deployed.deliver(scheduled_event(deployed, "bot.tasks.webhook_check"))
+
+    watch.assert_called_once_with()
+    assert result == {"webhooks": 0, "invalid": 0}
+
+
 def test_a_warm_lambda_drops_an_obsolete_database_connection_before_the_work(deploy, monkeypatch, transactional_db):
     deployed = deploy()
-    connection.ensure_connection()
-    monkeypatch.setattr(connection, "close_at", time.monotonic() - 1)  # CONN_MAX_AGE passed since the last invocation
+    database = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not the proxy: patched and put back as it was
+    database.ensure_connection()
+    monkeypatch.setattr(database, "close_at", time.monotonic() - 1)  # CONN_MAX_AGE passed since the last invocation
     closed = []
-    close = connection.close
-    monkeypatch.setattr(connection, "close", lambda: closed.append("closed") or close())  # sqlite's in-memory test db never really closes
+    close = database.close
+    monkeypatch.setattr(database, "close", lambda: closed.append("closed") or close())  # sqlite's in-memory test db never really closes
     seen_by_sweep = []
     sweep = mock.create_autospec(services.sweep, side_effect=lambda: seen_by_sweep.append(list(closed)) or {})
     monkeypatch.setattr(services, "sweep", sweep)
@@ -432,7 +447,7 @@ def test_the_settings_file_routes_events_only_to_entry_points_in_bot_tasks(tasks
     assert config["django_settings"] == "imagebot_site.settings" and config["runtime"] == "python3.11"
     assert config["keep_warm"] is False and not config["slim_handler"]
     functions = {event["function"]: event for event in config["events"]}
-    assert set(functions) == {"bot.tasks.s3_photo_created", "bot.tasks.sweep", "bot.tasks.reconcile"}
+    assert set(functions) == {"bot.tasks.s3_photo_created", "bot.tasks.sweep", "bot.tasks.reconcile", "bot.tasks.webhook_check"}
     for path in functions:
         module, name = path.rsplit(".", 1)
         assert module == "bot.tasks" and callable(getattr(tasks, name))
@@ -443,6 +458,7 @@ def test_the_settings_file_routes_events_only_to_entry_points_in_bot_tasks(tasks
     assert source["events"] == ["s3:ObjectCreated:*"] and source["prefix"] == tasks.PHOTO_PREFIX
     assert functions["bot.tasks.sweep"]["expression"] == "rate(5 minutes)"
     assert functions["bot.tasks.reconcile"]["expression"] == "rate(15 minutes)"
+    assert functions["bot.tasks.webhook_check"]["expression"] == "rate(1 hour)"
 
 
 @pytest.mark.parametrize("stage", STAGES)

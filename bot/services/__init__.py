@@ -16,6 +16,8 @@ a second worker changes nothing that is already done. One module per responsibil
 - activity: the bot's X Activity API subscriptions;
 - replaying: X's replay of the webhook's last 24 hours, one job at a time;
 - reconciling: the bot's mentions read back from X, recording what the webhook missed;
+- console: what an operator does from the admin (re-run, retry, post for real, try a photo);
+- webhooks: the X webhook and the bot's Account Activity subscription, synced from X;
 - errors: the exceptions a step raises.
 """
 
@@ -31,7 +33,7 @@ from bot.services.opting import author_opted_out, optout_create, optout_delete, 
 from bot.services.photos import photo_fetch, photo_recognise
 from bot.services.processing import photo_recognise_stored, tweet_process
 from bot.services.reconciling import ReconcileResult, mentions_reconcile
-from bot.services.recording import delivery_record, delivery_record_invalid, tweet_mark_deleted, tweets_record_read
+from bot.services.recording import delivery_record, delivery_record_invalid, delivery_replay, tweet_mark_deleted, tweets_record_read
 from bot.services.replaying import ReplayRefused, replay_job_finished, replay_start, replay_webhook_x_id
 from bot.services.replying import reply_post, reply_text, tweet_reply
 from bot.services.settling import tweet_fail
@@ -53,6 +55,7 @@ __all__ = [
     "author_opted_out",
     "delivery_record",
     "delivery_record_invalid",
+    "delivery_replay",
     "mentions_reconcile",
     "optout_create",
     "optout_delete",

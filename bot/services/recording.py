@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bot import conf, dispatch
-from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery
+from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery, payload_load
 from bot.models import Delivery, Photo, Tweet
 from bot.services import opting, replaying
 from bot.services.errors import RecordingFailed
@@ -209,3 +209,11 @@ def tweet_mark_deleted(x_id: str, *, delivery: Delivery | None = None, author_x_
     except IntegrityError:  # its creation was being recorded at the same moment
         return tweet_mark_deleted(x_id)
     return True
+
+
+def delivery_replay(body: bytes) -> Delivery:
+    """Record a delivery's body again (a stored delivery's, or one saved to a file).
+
+    Safe to repeat: tweets already known create nothing and dispatch nothing. A body that is
+    not a delivery raises PayloadError; one that cannot be recorded, RecordingFailed."""
+    return delivery_record(body=body, payload=payload_load(body))

@@ -120,7 +120,7 @@ def _reply_post_wording(reply_pk: int, *, looked: bool = False) -> bool:
     reply = Reply.objects.select_related("tweet").get(pk=reply_pk)
     tweet_touch(reply.tweet_id)
     this_reply = Reply.objects.filter(pk=reply_pk)
-    if conf.x_dry_run():
+    if conf.x_dry_run() or reply.tweet.is_trial:  # a trial (the console's try-a-photo) answers no post on X
         logger.info("dry run: reply to %s not posted: %s", reply.tweet.x_id, reply.text)
         this_reply.move(Reply.Status.POSTING, Reply.Status.DRY_RUN, last_error="")
         return False

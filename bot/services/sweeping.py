@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from bot import conf, dispatch
@@ -40,14 +40,7 @@ def sweep() -> SweepCounts:
     reply_claims_cutoff = now - timedelta(seconds=conf.reply_claim_seconds())
     limit = conf.max_attempts()
     redispatched = failed = 0
-    live_photo_claim = Photo.objects.filter(tweet_id=OuterRef("pk"), status=Photo.Status.RECOGNISING, claimed_at__gte=photo_claims_cutoff)
-    live_reply_claim = Reply.objects.filter(tweet_id=OuterRef("pk"), status=Reply.Status.POSTING, claimed_at__gte=reply_claims_cutoff)
-    stuck = (
-        Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff)
-        .exclude(not_before__gt=now)
-        .exclude(Exists(live_photo_claim))
-        .exclude(Exists(live_reply_claim))
-    )
+    stuck = stuck_tweets(now)
     for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at"):
         if tweet.attempts >= limit:
             reason = f"gave up after {tweet.attempts} attempts: {tweet.last_error or 'the worker stopped without an error'}"
@@ -55,24 +48,53 @@ def sweep() -> SweepCounts:
                 tweet.pk, source=Tweet.PENDING_STATUSES, target=Tweet.Status.FAILED, last_error=reason, updated_at=tweet.updated_at
             )
             continue
-        with transaction.atomic():
-            # Only if nobody touched it since it was read: otherwise someone is working on it now.
-            untouched = Tweet.objects.filter(pk=tweet.pk, status=tweet.status, updated_at=tweet.updated_at)
-            if not untouched.move(Tweet.PENDING_STATUSES, Tweet.Status.RECEIVED):
-                continue
-            # Steps a dead worker left half-way are opened again; the claims keep them single.
-            # (A claim taken since the tweet was read is younger than its cutoff: left alone.)
-            Photo.objects.filter(tweet_id=tweet.pk, claimed_at__lt=photo_claims_cutoff).move(Photo.Status.RECOGNISING, Photo.Status.STORED)
-            # A worker gone while posting may have posted, as late as the longest its claim could
-            # last: the reply is looked for on the bot's timeline before it is posted again.
-            Reply.objects.filter(tweet_id=tweet.pk, claimed_at__lt=reply_claims_cutoff).move(
-                Reply.Status.POSTING,
-                Reply.Status.PENDING,
-                maybe_posted_at=F("claimed_at") + timedelta(seconds=conf.reply_longest_seconds()),
-            )
-            dispatch.dispatch_on_commit(tweet_process, tweet.pk)
-        redispatched += 1
+        if tweet_reopen(tweet, photo_claims_cutoff=photo_claims_cutoff, reply_claims_cutoff=reply_claims_cutoff):
+            redispatched += 1
     return {"redispatched": redispatched, "failed": failed, "photos_deleted": _leftover_photos_delete(cutoff)}
+
+
+def stuck_tweets(now: datetime | None = None) -> QuerySet[Tweet]:
+    """Tweets in a non-final state untouched past the sweep delay, no worker's live claim on them, not waiting for X's rate limit."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=conf.sweep_after_seconds())
+    live_photo_claim = Photo.objects.filter(
+        tweet_id=OuterRef("pk"), status=Photo.Status.RECOGNISING, claimed_at__gte=now - timedelta(seconds=conf.photo_claim_seconds())
+    )
+    live_reply_claim = Reply.objects.filter(
+        tweet_id=OuterRef("pk"), status=Reply.Status.POSTING, claimed_at__gte=now - timedelta(seconds=conf.reply_claim_seconds())
+    )
+    return (
+        Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff)
+        .exclude(not_before__gt=now)
+        .exclude(Exists(live_photo_claim))
+        .exclude(Exists(live_reply_claim))
+    )
+
+
+def tweet_reopen(tweet: Tweet, *, photo_claims_cutoff: datetime | None = None, reply_claims_cutoff: datetime | None = None) -> bool:
+    """Dispatch a stuck tweet again (as read: `tweet.status`, `tweet.updated_at`), reopening the claims a dead worker left.
+
+    False when someone touched it since it was read: someone is working on it now."""
+    now = timezone.now()
+    photo_claims_cutoff = photo_claims_cutoff or now - timedelta(seconds=conf.photo_claim_seconds())
+    reply_claims_cutoff = reply_claims_cutoff or now - timedelta(seconds=conf.reply_claim_seconds())
+    with transaction.atomic():
+        # Only if nobody touched it since it was read: otherwise someone is working on it now.
+        untouched = Tweet.objects.filter(pk=tweet.pk, status=tweet.status, updated_at=tweet.updated_at)
+        if not untouched.move(Tweet.PENDING_STATUSES, Tweet.Status.RECEIVED):
+            return False
+        # Steps a dead worker left half-way are opened again; the claims keep them single.
+        # (A claim taken since the tweet was read is younger than its cutoff: left alone.)
+        Photo.objects.filter(tweet_id=tweet.pk, claimed_at__lt=photo_claims_cutoff).move(Photo.Status.RECOGNISING, Photo.Status.STORED)
+        # A worker gone while posting may have posted, as late as the longest its claim could
+        # last: the reply is looked for on the bot's timeline before it is posted again.
+        Reply.objects.filter(tweet_id=tweet.pk, claimed_at__lt=reply_claims_cutoff).move(
+            Reply.Status.POSTING,
+            Reply.Status.PENDING,
+            maybe_posted_at=F("claimed_at") + timedelta(seconds=conf.reply_longest_seconds()),
+        )
+        dispatch.dispatch_on_commit(tweet_process, tweet.pk)
+    return True
 
 
 def _leftover_photos_delete(cutoff: datetime) -> int:

@@ -120,18 +120,45 @@ def test_x_webhook_registers_lists_subscribes_and_checks_through_x(fake_x):
     created = json.loads(run("x_webhook", "register", "https://bot.example.com/webhooks/x/"))
     webhook_id = created["id"]
     listed = json.loads(run("x_webhook", "list"))
-    assert [w["url"] for w in listed] == ["https://bot.example.com/webhooks/x/"]
+    assert [(w["url"], w["valid"]) for w in listed] == [("https://bot.example.com/webhooks/x/", True)]
     assert "subscribed" in run("x_webhook", "subscribe", webhook_id)
-    assert json.loads(run("x_webhook", "check", webhook_id)) == {"subscribed": True}
+    assert json.loads(run("x_webhook", "check", webhook_id)) == {"webhook": webhook_id, "subscribed": True}
     assert_x_saw_only_valid_requests(fake_x, auth_kinds=("oauth1", "bearer"))
 
 
-def test_x_webhook_says_what_x_refused(fake_x):
-    fake_x.queue(
-        "POST", "/2/webhooks", 400, {"title": "Invalid Request", "detail": "CrcValidationFailed", "type": "about:blank", "status": 400}
-    )
-    with pytest.raises(CommandError, match="CrcValidationFailed"):
+def test_x_webhook_takes_the_apps_only_webhook_when_no_id_is_given(fake_x):
+    webhook_id = json.loads(run("x_webhook", "register", "https://bot.example.com/webhooks/x/"))["id"]
+
+    assert webhook_id in run("x_webhook", "validate")
+    assert "subscribed" in run("x_webhook", "subscribe")
+    assert json.loads(run("x_webhook", "check")) == {"webhook": webhook_id, "subscribed": True}
+    assert "unsubscribed" in run("x_webhook", "unsubscribe")
+    assert json.loads(run("x_webhook", "check")) == {"webhook": webhook_id, "subscribed": False}
+    assert_x_saw_only_valid_requests(fake_x, auth_kinds=("oauth1", "bearer"))
+
+
+def test_x_webhook_asks_which_when_the_app_has_several(fake_x):
+    run("x_webhook", "register", "https://bot.example.com/webhooks/x/")
+    run("x_webhook", "register", "https://other.example.com/webhooks/x/")
+
+    with pytest.raises(CommandError, match="has 2 webhooks: say which"):
+        run("x_webhook", "check")
+
+
+def test_x_webhook_says_what_x_refused_in_plain_words(fake_x):
+    fake_x.crc_fails = True
+    with pytest.raises(CommandError, match=r"X refused to register the webhook: X sent its CRC check .*CrcValidationFailed"):
         run("x_webhook", "register", "https://bot.example.com/webhooks/x/")
+
+
+def test_x_webhook_does_not_say_x_refused_when_nothing_was_sent(fake_x, monkeypatch):
+    monkeypatch.delenv("X_BEARER_TOKEN")
+    with pytest.raises(CommandError, match=r"^nothing was sent to X: registering a webhook needs X_BEARER_TOKEN") as caught:
+        run("x_webhook", "register", "https://bot.example.com/webhooks/x/")
+    assert "refused" not in str(caught.value)
+    with pytest.raises(CommandError, match="type the webhook's URL or set X_WEBHOOK_URL"):
+        run("x_webhook", "register")
+    assert fake_x.requests == []
 
 
 def test_local_admin_creates_one_admin_that_can_log_in(client):

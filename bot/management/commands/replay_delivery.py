@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bot import services
-from bot.events import PayloadError, payload_load
+from bot.events import PayloadError
 from bot.models import Delivery
 
 
@@ -35,11 +35,9 @@ class Command(BaseCommand):
         else:  # argparse requires one of the two; call_command might not
             raise CommandError("give a path or --id")
         try:
-            payload = payload_load(body)
+            delivery = services.delivery_replay(body)
         except PayloadError as exc:
             raise CommandError(f"the body is {exc}") from None
-        try:
-            delivery = services.delivery_record(body=body, payload=payload)
         except services.RecordingFailed as exc:
             raise CommandError(f"could not record it (kept as failed delivery {exc.args[0]}): {exc.__cause__}") from None
         self.stdout.write(f"recorded as delivery {delivery.pk}; new tweets: {delivery.tweets.count()}")

@@ -1,4 +1,4 @@
-"""The admin as an operator uses it: every list and detail page, with real records."""
+"""The admin as an operator uses it: every list and detail page, with real records, and what may be deleted."""
 
 from pathlib import Path
 
@@ -52,7 +52,7 @@ def test_every_page_shows_the_records(admin_client, records):
     pages = {
         reverse("admin:bot_delivery_changelist"): ["tweet_create_events", "recorded"],
         reverse("admin:bot_delivery_change", args=[records["delivery"].pk]): ["for_user_x_id"],
-        reverse("admin:bot_tweet_changelist"): ["@ana", "skipped: repost", "mention"],
+        reverse("admin:bot_tweet_changelist"): ["@ana", "repost", "mention", "On your image", "https://x.com/i/status/1900000000000000001"],
         reverse("admin:bot_tweet_change", args=[records["tweet"].pk]): ["🐶", "not an image (text/html)", "Dog (99.1%)"],
         reverse("admin:bot_photo_changelist"): ["animated GIF", "not an image"],
         reverse("admin:bot_photo_change", args=[records["photo"].pk]): ["Animals and Pets"],

@@ -1,0 +1,1 @@
+"""Reads: query functions the console (and others) call; nothing here writes."""
