@@ -1,5 +1,5 @@
 -- wrk script for bench/load.py: requests from a file, one JSON line of results at the end.
--- Arguments: <requests file> <threads> [<requests per thread>, 0: until wrk's duration ends]
+-- Arguments: <requests file> <threads>
 -- Each line of the file is "METHOD<TAB>path<TAB>signature or -<TAB>body"; thread t sends
 -- lines t, t + threads, ... in order and starts over when it reaches the end.
 
@@ -14,11 +14,11 @@ end
 
 function init(args)
   local file, nthreads = args[1], tonumber(args[2])
-  limit = tonumber(args[3] or "0")
-  requests, index, answered = {}, 0, 0
-  local n = 0
+  requests, index = {}, 0
+  local n, lines = 0, 0
+  for _ in io.lines(file) do lines = lines + 1 end
   for line in io.lines(file) do
-    if n % nthreads == tid then
+    if n % nthreads == tid or lines < nthreads then  -- a file shorter than that: every thread sends it all
       local method, path, signature, body = line:match("^(%u+)\t([^\t]+)\t([^\t]+)\t(.*)$")
       local headers = {}
       if signature ~= "-" then
@@ -36,13 +36,6 @@ end
 function request()
   index = index % #requests + 1
   return requests[index]
-end
-
-function response(status, headers, body)
-  answered = answered + 1
-  if limit > 0 and answered >= limit then
-    wrk.thread:stop()
-  end
 end
 
 function done(summary, latency, requests)
