@@ -37,23 +37,13 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     """
     try:
         parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
-        with transaction.atomic():
-            delivery = Delivery.objects.create(
-                body=body,
-                size=len(body),
-                outcome=Delivery.Outcome.RECORDED,
-                for_user_x_id=parsed.for_user_x_id,
-                event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
-                detail="; ".join(parsed.problems)[:MAX_DETAIL],
-            )
-            # Every tweet's row in one order (a creation before its deletion), so deliveries
-            # sharing tweets cannot deadlock.
-            events: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
-            for event in sorted(events, key=_id_order):
-                if isinstance(event, TweetDeleteEvent):
-                    tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
-                else:
-                    _tweet_record(event, delivery=delivery, parsed=parsed)
+        try:
+            # Most deliveries bring tweets we do not have: plain inserts, no savepoints, no look-ups.
+            delivery = _delivery_record(body, parsed, careful=False)
+        except IntegrityError:
+            # One of its tweets is known (a redelivery, X's copy for another account, a
+            # concurrent copy): nothing of that try was kept; again, one tweet at a time.
+            delivery = _delivery_record(body, parsed, careful=True)
     except Exception as exc:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         logger.exception("could not record a delivery of %d bytes", len(body))
@@ -67,35 +57,81 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     return delivery
 
 
+def _delivery_record(body: bytes, parsed: ParsedDelivery, *, careful: bool) -> Delivery:
+    """One transaction: the delivery and its tweets. careful: tweets already known are looked up
+    first, and each new one is inserted behind a savepoint (a concurrent copy may insert it first);
+    otherwise each is a plain insert, and a known one raises IntegrityError."""
+    with transaction.atomic():
+        delivery = Delivery.objects.create(
+            body=body,
+            size=len(body),
+            outcome=Delivery.Outcome.RECORDED,
+            for_user_x_id=parsed.for_user_x_id,
+            event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
+            detail="; ".join(parsed.problems)[:MAX_DETAIL],
+        )
+        known = _known_tweets(parsed.tweets) if careful else {}
+        # Every tweet's row in one order (a creation before its deletion), so deliveries
+        # sharing tweets cannot deadlock.
+        events: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
+        for event in sorted(events, key=_id_order):
+            if isinstance(event, TweetDeleteEvent):
+                tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
+            else:
+                _tweet_record(event, delivery=delivery, parsed=parsed, known=known.get(event.x_id), careful=careful)
+    return delivery
+
+
+def _known_tweets(events: tuple[TweetEvent, ...]) -> dict[str, tuple[int, str, str]]:
+    """The tweets of these events we already have: x_id -> (pk, status, for_user_x_id)."""
+    if not events:
+        return {}
+    rows = Tweet.objects.filter(x_id__in={event.x_id for event in events}).values_list("x_id", "pk", "status", "for_user_x_id")
+    return {x_id: (pk, status, for_user) for x_id, pk, status, for_user in rows}
+
+
 def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
     return (len(event.x_id), event.x_id, isinstance(event, TweetDeleteEvent))
 
 
-def _tweet_record(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> Tweet | None:
+def _tweet_record(
+    event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery, known: tuple[int, str, str] | None, careful: bool
+) -> Tweet | None:
     """Create the Tweet and its Photo rows; None when the tweet is already known."""
     reason = event.skip_reason or _other_account_reason(parsed.for_user_x_id)
-    try:
-        with transaction.atomic():
-            tweet = Tweet.objects.create(
-                x_id=event.x_id,
-                delivery=delivery,
-                for_user_x_id=parsed.for_user_x_id,
-                author_x_id=event.author_x_id,
-                author_username=event.author_username,
-                text=event.text,
-                posted_at=event.posted_at,
-                in_reply_to_x_id=event.in_reply_to_x_id,
-                in_reply_to_user_x_id=event.in_reply_to_user_x_id,
-                **_tweet_flags(event),
-                status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
-                skip_reason=reason,
-            )
-    except IntegrityError:
-        # Someone already has it: a redelivery, a concurrent copy of this one, or X's copy
-        # for another subscribed account, which may have been skipped from that account's view.
-        if not reason:
-            _tweet_take_over(event, delivery=delivery, parsed=parsed)
+    if known is not None:
+        # A redelivery, or X's copy for another subscribed account, which may have been
+        # skipped from that account's view.
+        pk, status, for_user = known
+        if not reason and status == Tweet.Status.SKIPPED and for_user != parsed.for_user_x_id:
+            _tweet_take_over(pk, event, delivery=delivery, parsed=parsed)
         return None
+    fields = {
+        "x_id": event.x_id,
+        "delivery": delivery,
+        "for_user_x_id": parsed.for_user_x_id,
+        "author_x_id": event.author_x_id,
+        "author_username": event.author_username,
+        "text": event.text,
+        "posted_at": event.posted_at,
+        "in_reply_to_x_id": event.in_reply_to_x_id,
+        "in_reply_to_user_x_id": event.in_reply_to_user_x_id,
+        **_tweet_flags(event),
+        "status": Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
+        "skip_reason": reason,
+    }
+    if careful:
+        try:
+            with transaction.atomic():
+                tweet = Tweet.objects.create(**fields)
+        except IntegrityError:  # a concurrent copy of this delivery has it
+            if not reason:
+                known = Tweet.objects.filter(x_id=event.x_id).values_list("pk", "status", "for_user_x_id").first()
+                if known is not None and known[1] == Tweet.Status.SKIPPED and known[2] != parsed.for_user_x_id:
+                    _tweet_take_over(known[0], event, delivery=delivery, parsed=parsed)
+            return None
+    else:
+        tweet = Tweet.objects.create(**fields)  # an IntegrityError here: delivery_record tries again, carefully
     Photo.objects.bulk_create(
         Photo(
             tweet=tweet,
@@ -112,24 +148,20 @@ def _tweet_record(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelive
     return tweet
 
 
-def _tweet_take_over(event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> bool:
+def _tweet_take_over(pk: int, event: TweetEvent, *, delivery: Delivery, parsed: ParsedDelivery) -> bool:
     """The bot's own copy of a tweet first recorded, and skipped, from another account's delivery."""
-    pk = (
-        Tweet.objects.filter(x_id=event.x_id, status=Tweet.Status.SKIPPED)
-        .exclude(for_user_x_id=parsed.for_user_x_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if pk is None:
-        return False
     # Still skipped: a concurrent copy of this delivery may have taken it over meanwhile.
-    taken = Tweet.objects.filter(pk=pk).move(
-        Tweet.Status.SKIPPED,
-        Tweet.Status.RECEIVED,
-        skip_reason="",
-        delivery=delivery,
-        for_user_x_id=parsed.for_user_x_id,
-        **_tweet_flags(event),
+    taken = (
+        Tweet.objects.filter(pk=pk)
+        .exclude(for_user_x_id=parsed.for_user_x_id)
+        .move(
+            Tweet.Status.SKIPPED,
+            Tweet.Status.RECEIVED,
+            skip_reason="",
+            delivery=delivery,
+            for_user_x_id=parsed.for_user_x_id,
+            **_tweet_flags(event),
+        )
     )
     if taken:
         dispatch.dispatch_on_commit(tweet_process, pk)
