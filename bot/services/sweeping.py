@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.models import Photo, Reply, Tweet
+from bot.services import pacing
 from bot.services.processing import tweet_process
 from bot.services.settling import tweet_settle
 from bot.services.storage import tweet_photos_delete
@@ -42,13 +43,22 @@ def sweep() -> SweepCounts:
     redispatched = failed = 0
     live_photo_claim = Photo.objects.filter(tweet_id=OuterRef("pk"), status=Photo.Status.RECOGNISING, claimed_at__gte=photo_claims_cutoff)
     live_reply_claim = Reply.objects.filter(tweet_id=OuterRef("pk"), status=Reply.Status.POSTING, claimed_at__gte=reply_claims_cutoff)
+    # Untouched for a sweep delay, or held for X's window until now (bot.services.pacing): oldest first.
     stuck = (
-        Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff)
+        Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES)
+        .filter(Q(updated_at__lt=cutoff) | Q(not_before__lte=now))
         .exclude(not_before__gt=now)
         .exclude(Exists(live_photo_claim))
         .exclude(Exists(live_reply_claim))
+        .order_by("received_at", "pk")
     )
-    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at"):
+    # Replies held for X's window go no more at a time than the window allows; the rest wait.
+    slots = pacing.reply_slots_open()
+    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at", "not_before"):
+        if tweet.not_before is not None and tweet.attempts < limit:
+            if slots <= 0:
+                continue
+            slots -= 1
         if tweet.attempts >= limit:
             reason = f"gave up after {tweet.attempts} attempts: {tweet.last_error or 'the worker stopped without an error'}"
             failed += tweet_settle(
