@@ -60,7 +60,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="imagebot-load-")
     try:
         urls = [f"sqlite:///{workdir}/load.sqlite3"]
-        if postgres_reachable(args.postgres):
+        if args.postgres and postgres_reachable(args.postgres):
             urls.append(args.postgres.rsplit("/", 1)[0] + "/" + args.postgres.rsplit("/", 1)[1] + "_loadbench")
         results = []
         for url in urls:
@@ -68,7 +68,7 @@ def main() -> None:
             out = subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         if len(urls) == 1:
-            results.append({"database": "postgresql", "skipped": f"not reachable at {args.postgres}"})
+            results.append({"database": "postgresql", "skipped": f"not reachable at {args.postgres}" if args.postgres else "not asked for"})
         print(json.dumps({"benchmark": "load", "server": f"gunicorn {WORKERS} workers x {THREADS} threads", "results": results}, indent=2))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

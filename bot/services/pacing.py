@@ -63,16 +63,14 @@ def reply_slot_take(tweet_pk: int) -> datetime | None:
 
 
 def _older_held(tweet_pk: int, now: datetime) -> datetime | None:
-    """When an older reply waiting for the window may go: a reply never overtakes one."""
-    held = (
-        Tweet.objects.filter(pk__lt=tweet_pk, status=Tweet.Status.PROCESSING, not_before__isnull=False, reply__status=Reply.Status.PENDING)
-        .order_by("not_before")
+    """When an older reply waiting for the window may go: a reply never overtakes one that waits.
+    (One whose time has come is the sweeper's to send next; it does not hold the others up.)"""
+    return (
+        Tweet.objects.filter(pk__lt=tweet_pk, status=Tweet.Status.PROCESSING, not_before__gt=now, reply__status=Reply.Status.PENDING)
+        .order_by("-not_before")
         .values_list("not_before", flat=True)
         .first()
     )
-    if held is None:
-        return None
-    return max(held, now + timedelta(seconds=1))
 
 
 def reply_rate_limit_record(limit: x_api.RateLimit) -> None:
