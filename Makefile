@@ -71,7 +71,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
+# bench/load.py drives gunicorn with wrk (a Debian package): installed here when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 bench: $(STAMP)
+	command -v wrk >/dev/null || $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq wrk \
+		|| { $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq wrk; }
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/recognition.py

@@ -374,6 +374,21 @@ SWEEP_AFTER_SECONDS = _integer(
     unit="seconds",
     meaning="a tweet untouched this long in a non-final state is re-dispatched by the sweeper",
 )
+DISPATCH_WORKERS = _integer(
+    "IMAGEBOT_DISPATCH_WORKERS",
+    0,
+    minimum=0,
+    maximum=64,
+    meaning="background threads per process that run jobs with IMAGEBOT_DISPATCH=thread (0: half the CPUs, at least 1)",
+    shown_default="0 (half the CPUs, at least 1)",
+)
+DISPATCH_QUEUE = _integer(
+    "IMAGEBOT_DISPATCH_QUEUE",
+    100,
+    minimum=1,
+    maximum=100_000,
+    meaning="jobs waiting for those threads, per process; past it a job stays in the database for the sweeper",
+)
 MAX_ATTEMPTS = _integer(
     "IMAGEBOT_MAX_ATTEMPTS", 5, minimum=1, maximum=100, meaning="processing attempts before a tweet is failed with its last error"
 )
@@ -578,6 +593,18 @@ def s3_events() -> bool:
 def dispatch_mode() -> str:
     """How a new tweet is handed to processing: inline, thread or lambda."""
     return DISPATCH.read() or ("lambda" if on_lambda() else "thread")
+
+
+def dispatch_workers() -> int:
+    """Threads that run dispatched jobs in this process (IMAGEBOT_DISPATCH=thread).
+
+    Half the machine's CPUs by default, so the webhook's own threads keep the rest."""
+    return DISPATCH_WORKERS.read() or max(1, (os.cpu_count() or 1) // 2)
+
+
+def dispatch_queue() -> int:
+    """Jobs that may wait for a thread; a further one is left in the database for the sweeper."""
+    return DISPATCH_QUEUE.read()
 
 
 def sweep_after_seconds() -> int:

@@ -5,16 +5,24 @@ invocation it travels as its registered name, and run_job refuses any other name
 
 How it runs is IMAGEBOT_DISPATCH (bot.conf.dispatch_mode):
 - inline: called right away, in this thread (tests, management commands);
-- thread: a small pool of background threads (`make run`), so the webhook answers at once;
+- thread: a few background threads (`make run`), so the webhook answers at once. They are
+  bounded so they cannot starve the webhook: IMAGEBOT_DISPATCH_WORKERS threads (half the
+  CPUs by default) at a lower CPU priority, and a queue of IMAGEBOT_DISPATCH_QUEUE jobs.
+  When the queue is full a job is not run and not lost: its tweet waits in the database,
+  in its non-final state, and the sweeper dispatches it again later (back-pressure);
 - lambda: an asynchronous Lambda invocation through Zappa (bot.tasks.run_job).
 Jobs take ids, never objects, and every job is safe to run twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import queue
+import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
@@ -31,7 +39,11 @@ J = TypeVar("J", bound=Job)
 # Registered jobs by name: the only functions a dispatch (or a forged invocation) can run.
 JOBS: dict[str, Job] = {}
 
-_pool: ThreadPoolExecutor | None = None
+_queue: queue.Queue[tuple[str, int]] | None = None
+_queue_lock = threading.Lock()
+# Background threads run at this much lower priority (Linux nice), so the webhook's
+# threads get the CPU first when both want it.
+WORKER_NICENESS = 10
 
 
 def job(func: J) -> J:
@@ -60,7 +72,11 @@ def dispatch(job: Job, tweet_pk: int) -> None:
     if mode == "inline":
         run_job(name, tweet_pk)
     elif mode == "thread":
-        _thread_pool().submit(_run_in_thread, name, tweet_pk)
+        try:
+            _job_queue().put_nowait((name, tweet_pk))
+        except queue.Full:
+            # Back-pressure: the tweet keeps its non-final state, and the sweeper dispatches it again.
+            logger.warning("dispatch queue full: %s for tweet pk %s is left for the sweeper", name, tweet_pk)
     else:
         # Zappa's @task in the Lambda entry points: an asynchronous invocation on Lambda.
         # Named, not imported: bot.tasks sits above the services that dispatch.
@@ -84,11 +100,27 @@ def _dispatch_committed(job: Job, tweet_pk: int) -> None:
         )
 
 
-def _thread_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imagebot")
-    return _pool
+def _job_queue() -> queue.Queue[tuple[str, int]]:
+    """The bounded queue of this process, its worker threads started with it."""
+    global _queue
+    with _queue_lock:
+        if _queue is None:
+            _queue = queue.Queue(maxsize=conf.dispatch_queue())
+            for number in range(conf.dispatch_workers()):
+                threading.Thread(target=_work, args=(_queue,), name=f"imagebot-{number}", daemon=True).start()
+        return _queue
+
+
+def _work(jobs: queue.Queue[tuple[str, int]]) -> None:
+    if sys.platform == "linux":  # there a thread's id is a task's: only this thread is reniced
+        with contextlib.suppress(OSError):  # not allowed here: the thread keeps the process's priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+    while True:
+        name, tweet_pk = jobs.get()
+        try:
+            _run_in_thread(name, tweet_pk)
+        finally:
+            jobs.task_done()
 
 
 def _run_in_thread(name: str, tweet_pk: int) -> None:

@@ -428,3 +428,25 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return f"webhook {self.x_id} ({self.url})"
+
+
+class RateBudget(models.Model):
+    """What is left of one of X's rate-limit windows, as X last said, shared by every worker and process.
+
+    bot.services.pacing hands out its calls one at a time (`remaining` counts down) and
+    records every answer's x-rate-limit headers; `probe_until`: the window's state is
+    unknown (none seen yet, or the last one ended) and one call is out to learn it.
+    """
+
+    endpoint = models.CharField(max_length=64, unique=True, help_text='The limited call, as "POST /2/tweets".')
+    limit = models.PositiveIntegerField(null=True, blank=True, help_text="Calls per window, as X last said.")
+    remaining = models.PositiveIntegerField(default=0, help_text="Calls left in this window (handed out ones deducted).")
+    resets_at = models.DateTimeField(null=True, blank=True, help_text="When X said the window ends.")
+    probe_until = models.DateTimeField(null=True, blank=True, help_text="One call is out to learn the window; others wait until then.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "rate budget"
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}: {self.remaining} left until {self.resets_at}"

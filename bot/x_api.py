@@ -21,7 +21,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +119,41 @@ def app_session() -> requests.Session:
     return session
 
 
+# --- Rate limits ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """What one answer says of its endpoint's window (x-rate-limit-limit, -remaining, -reset)."""
+
+    limit: int | None
+    remaining: int
+    reset: float  # when the window ends, in seconds since the epoch
+
+
+def rate_limit_of(headers: Mapping[str, str]) -> RateLimit | None:
+    """The endpoint's window as X's headers state it; None when they say nothing believable."""
+    remaining = _header_number(headers.get("x-rate-limit-remaining"))
+    reset = _header_number(headers.get("x-rate-limit-reset"))
+    if remaining is None or reset is None or reset - time.time() > LONGEST_BELIEVABLE_WAIT:
+        return None
+    limit = _header_number(headers.get("x-rate-limit-limit"))
+    return RateLimit(limit=int(limit) if limit is not None else None, remaining=int(remaining), reset=reset)
+
+
+RateLimitObserver = Callable[[RateLimit], None]
+
+
+def _observe(observer: RateLimitObserver | None, response: requests.Response, method: str, path: str) -> None:
+    limit = rate_limit_of(response.headers) if observer is not None else None
+    if observer is None or limit is None:
+        return
+    try:
+        observer(limit)
+    except Exception:  # the answer matters more than its bookkeeping (a posted reply's id, say)
+        logger.exception("could not record the rate limit of %s %s", method, path)
+
+
 # --- The one call --------------------------------------------------------------
 
 
@@ -129,8 +164,11 @@ def _call(
     *,
     json: dict | None = None,
     expected: tuple[int, ...] = (200,),
+    on_rate_limit: RateLimitObserver | None = None,
 ) -> dict[str, Any]:
     """Send one request to X and return its JSON object.
+
+    on_rate_limit is told what every answer's headers say of the endpoint's window.
 
     Temporary failures (429, 5xx, connection errors, timeouts) are retried up to
     conf.x_max_retries() extra times; a 429 waits for its reset when that is no
@@ -152,6 +190,7 @@ def _call(
         except requests.RequestException as exc:  # bad URL and the like: our configuration, not X
             raise XApiError(f"{method} {path}: {type(exc).__name__}: {exc}", permanent=True) from exc
         else:
+            _observe(on_rate_limit, response, method, path)
             if response.status_code in expected:
                 return _json_object(response, method, path)
             error = _error_from_response(response)
@@ -346,11 +385,14 @@ def _numeric_id(value: str, what: str) -> str:
 # --- Tweets --------------------------------------------------------------------
 
 
-def post_reply(text: str, *, in_reply_to_tweet_id: str) -> str:
-    """Post `text` as a reply in the bot account's name; returns the new tweet's id."""
+def post_reply(text: str, *, in_reply_to_tweet_id: str, on_rate_limit: RateLimitObserver | None = None) -> str:
+    """Post `text` as a reply in the bot account's name; returns the new tweet's id.
+
+    on_rate_limit: told the posting window's state from every answer (bot.services.pacing).
+    """
     body = {"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to_tweet_id)}}
     with user_session() as session:
-        answer = _call(session, "POST", "/2/tweets", json=body, expected=(200, 201))
+        answer = _call(session, "POST", "/2/tweets", json=body, expected=(200, 201), on_rate_limit=on_rate_limit)
     data = answer.get("data")
     post_id = data.get("id") if isinstance(data, dict) else None
     if is_x_id(post_id):

@@ -103,7 +103,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Background dispatch threads write too. Transactions take the write lock when they
     # begin, so none can fail halfway with "database is locked", and wait up to 20 s for
     # it; WAL lets readers (the admin) go on meanwhile and makes each commit cheaper.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each thread keeps its connection (CONN_MAX_AGE above), so the PRAGMAs run once per
+    # connection, not once per request.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         timeout=20,
         transaction_mode="IMMEDIATE",

@@ -1,12 +1,16 @@
 """How work leaves the request: inline, on a background thread, or (tested in test_tasks) on Lambda."""
 
 import os
+import queue
 import threading
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from bot import dispatch, services
+from bot import conf, dispatch, services
+from bot.events import samples
+from bot.models import Reply, Tweet
+from tests.fixtures.pipeline import age
 
 ran = []
 done = threading.Event()
@@ -64,3 +68,49 @@ def test_a_bad_dispatch_mode_is_a_configuration_error(monkeypatch):
     monkeypatch.setenv("IMAGEBOT_DISPATCH", "carrier-pigeon")
     with pytest.raises(ImproperlyConfigured, match="IMAGEBOT_DISPATCH"):
         dispatch.dispatch(services.tweet_process, 1)
+
+
+# --- Back-pressure: a bounded queue, work left in the database for the sweeper ------------
+
+
+@pytest.fixture
+def full_queue(monkeypatch):
+    """This process's job queue, bounded and full, with no thread taking from it."""
+    jobs: queue.Queue[tuple[str, int]] = queue.Queue(maxsize=1)
+    jobs.put_nowait(("record_job", 0))
+    monkeypatch.setattr(dispatch, "_queue", jobs)
+    monkeypatch.setenv("IMAGEBOT_DISPATCH", "thread")
+    return jobs
+
+
+def test_thread_workers_default_to_half_the_cpus_and_at_least_one(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert conf.dispatch_workers() == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert conf.dispatch_workers() == 1
+    monkeypatch.setenv("IMAGEBOT_DISPATCH_WORKERS", "3")
+    assert conf.dispatch_workers() == 3
+
+
+def test_a_job_past_the_full_queue_is_neither_run_nor_queued(recording_job, full_queue):
+    dispatch.dispatch(record_job, 9)
+    assert ran == [] and list(full_queue.queue) == [("record_job", 0)]
+
+
+@pytest.mark.django_db
+def test_with_the_queue_full_a_new_tweet_is_recorded_and_the_sweeper_later_processes_it(
+    full_queue, post_signed, django_capture_on_commit_callbacks, sweep, monkeypatch
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(samples.delivery(samples.tweet(photos=0)))
+
+    assert response.status_code == 200
+    tweet = Tweet.objects.get()
+    assert (tweet.status, tweet.attempts) == (Tweet.Status.RECEIVED, 0)  # recorded, not run inline
+    assert list(full_queue.queue) == [("record_job", 0)]  # and not queued past the bound
+
+    monkeypatch.setenv("IMAGEBOT_DISPATCH", "inline")  # the sweeper, as `manage.py sweep` runs it
+    age(tweet)
+    assert sweep()["redispatched"] == 1
+    tweet.refresh_from_db()
+    assert (tweet.status, tweet.reply.status) == (Tweet.Status.DONE, Reply.Status.DRY_RUN)

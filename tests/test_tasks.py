@@ -25,7 +25,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from django.core import signals
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from zappa import handler as zappa_handler
 from zappa.cli import ZappaCLI
 from zappa.utilities import parse_s3_url

@@ -8,6 +8,7 @@ a second worker changes nothing that is already done. One module per responsibil
 - processing: a tweet through the pipeline, and the S3 event's way in;
 - photos: download and store one photo, recognise one;
 - replying: compose, post once, reword on duplicates, rate limits;
+- pacing: X's rate-limit window on replies, shared in the database, oldest first;
 - settling: how a tweet ends, and the failures kept on its row;
 - sweeping: the sweeper;
 - storage: where photos are stored, and their removal;
@@ -30,6 +31,7 @@ from bot.services.activity import (
 from bot.services.errors import PermanentFailure, RecordingFailed, TemporaryFailure
 from bot.services.hydrating import tweet_hydrate, tweets_hydrate
 from bot.services.opting import author_opted_out, optout_create, optout_delete, optout_list
+from bot.services.pacing import reply_rate_limit_record, reply_slot_take, reply_slots_open
 from bot.services.photos import photo_fetch, photo_recognise
 from bot.services.processing import photo_recognise_stored, tweet_process
 from bot.services.reconciling import ReconcileResult, mentions_reconcile
@@ -67,6 +69,9 @@ __all__ = [
     "replay_start",
     "replay_webhook_x_id",
     "reply_post",
+    "reply_rate_limit_record",
+    "reply_slot_take",
+    "reply_slots_open",
     "reply_text",
     "sweep",
     "tweet_fail",

@@ -8,6 +8,9 @@ processing once the transaction has committed.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 MAX_DETAIL = 4000  # characters of Delivery.detail
 MAX_KINDS_KEPT = 100
+_SQLITE_WRITER = threading.Lock()
 
 
 def delivery_record_invalid(*, body: bytes, detail: str) -> Delivery:
@@ -38,26 +42,13 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     """
     try:
         parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
-        with transaction.atomic():
-            delivery = Delivery.objects.create(
-                body=body,
-                size=len(body),
-                outcome=Delivery.Outcome.RECORDED,
-                for_user_x_id=parsed.for_user_x_id,
-                event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
-                detail="; ".join(parsed.problems)[:MAX_DETAIL],
-                event_uuid=parsed.event_uuid,
-            )
-            # Every tweet's row in one order (a creation before its deletion), so deliveries
-            # sharing tweets cannot deadlock.
-            events: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
-            for event in sorted(events, key=_id_order):
-                if isinstance(event, TweetDeleteEvent):
-                    tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
-                else:
-                    _tweet_record(event, delivery=delivery, parsed=parsed)
-            for done in parsed.replays_done:
-                replaying.replay_job_finished(done)
+        try:
+            # Most deliveries bring tweets we do not have: plain inserts, no savepoints, no look-ups.
+            delivery = _delivery_record(body, parsed, careful=False)
+        except IntegrityError:
+            # One of its tweets is known (a redelivery, X's copy for another account, a
+            # concurrent copy): nothing of that try was kept; again, one tweet at a time.
+            delivery = _delivery_record(body, parsed, careful=True)
     except Exception as exc:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         logger.exception("could not record a delivery of %d bytes", len(body))
@@ -71,6 +62,59 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     return delivery
 
 
+def _delivery_record(body: bytes, parsed: ParsedDelivery, *, careful: bool) -> Delivery:
+    """One transaction: the delivery and its tweets. careful: tweets already known are looked up
+    first, and each new one is inserted behind a savepoint (a concurrent copy may insert it first);
+    otherwise each is a plain insert, and a known one raises IntegrityError."""
+    with _one_writer(), transaction.atomic():
+        delivery = Delivery.objects.create(
+            body=body,
+            size=len(body),
+            outcome=Delivery.Outcome.RECORDED,
+            for_user_x_id=parsed.for_user_x_id,
+            event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
+            detail="; ".join(parsed.problems)[:MAX_DETAIL],
+            event_uuid=parsed.event_uuid,
+        )
+        known = _known_tweets(parsed.tweets) if careful else {}
+        # Every tweet's row in one order (a creation before its deletion), so deliveries
+        # sharing tweets cannot deadlock.
+        events: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
+        for event in sorted(events, key=_id_order):
+            if isinstance(event, TweetDeleteEvent):
+                tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
+            else:
+                _tweet_record(event, delivery=delivery, parsed=parsed, known=known.get(event.x_id), careful=careful)
+        for done in parsed.replays_done:
+            replaying.replay_job_finished(done)
+    return delivery
+
+
+@contextmanager
+def _one_writer() -> Iterator[None]:
+    """On SQLite, this process's deliveries are written one at a time.
+
+    SQLite has one writer at a time, and a connection that finds the write lock taken
+    sleeps (1, 2, 5, 10 ms and longer) before it looks again: under a burst the webhook's
+    threads spent most of their time asleep. Queued on this lock instead, each is woken the
+    moment the one before it commits. Other processes and the dispatch threads still meet at
+    SQLite's own lock.
+    """
+    if transaction.get_connection().vendor != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield
+
+
+def _known_tweets(events: tuple[TweetEvent, ...]) -> dict[str, tuple[int, str, str]]:
+    """The tweets of these events we already have: x_id -> (pk, status, for_user_x_id)."""
+    if not events:
+        return {}
+    rows = Tweet.objects.filter(x_id__in={event.x_id for event in events}).values_list("x_id", "pk", "status", "for_user_x_id")
+    return {x_id: (pk, status, for_user) for x_id, pk, status, for_user in rows}
+
+
 def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
     return (len(event.x_id), event.x_id, isinstance(event, TweetDeleteEvent))
 
@@ -82,39 +126,53 @@ def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
     """
     parsed = ParsedDelivery(for_user_x_id=for_user_x_id)
     recorded = 0
-    with transaction.atomic():
+    with _one_writer(), transaction.atomic():
+        known = _known_tweets(tuple(events))
         for event in sorted(events, key=_id_order):
-            recorded += _tweet_record(event, delivery=None, parsed=parsed) is not None
+            recorded += _tweet_record(event, delivery=None, parsed=parsed, known=known.get(event.x_id), careful=True) is not None
     return recorded
 
 
-def _tweet_record(event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery) -> Tweet | None:
+def _tweet_record(
+    event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery, known: tuple[int, str, str] | None, careful: bool
+) -> Tweet | None:
     """Create the Tweet and its Photo rows; None when the tweet is already known."""
     reason = event.skip_reason or _other_account_reason(parsed.for_user_x_id) or opting.tweet_optout_reason(event)
-    try:
-        with transaction.atomic():
-            tweet = Tweet.objects.create(
-                x_id=event.x_id,
-                delivery=delivery,
-                for_user_x_id=parsed.for_user_x_id,
-                author_x_id=event.author_x_id,
-                author_username=event.author_username,
-                text=event.text,
-                posted_at=event.posted_at,
-                in_reply_to_x_id=event.in_reply_to_x_id,
-                in_reply_to_user_x_id=event.in_reply_to_user_x_id,
-                quoted_x_id=event.quoted_x_id,
-                media_lookup=event.needs_media_lookup,
-                **_tweet_flags(event),
-                status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
-                skip_reason=reason,
-            )
-    except IntegrityError:
-        # Someone already has it: a redelivery, a concurrent copy of this one, or X's copy
-        # for another subscribed account, which may have been skipped from that account's view.
-        if not reason:
-            _tweet_take_over(event, delivery=delivery, parsed=parsed)
+    if known is not None:
+        # A redelivery, or X's copy for another subscribed account, which may have been
+        # skipped from that account's view.
+        pk, status, for_user = known
+        if not reason and status == Tweet.Status.SKIPPED and for_user != parsed.for_user_x_id:
+            _tweet_take_over(pk, event, delivery=delivery, parsed=parsed)
         return None
+    fields = {
+        "x_id": event.x_id,
+        "delivery": delivery,
+        "for_user_x_id": parsed.for_user_x_id,
+        "author_x_id": event.author_x_id,
+        "author_username": event.author_username,
+        "text": event.text,
+        "posted_at": event.posted_at,
+        "in_reply_to_x_id": event.in_reply_to_x_id,
+        "in_reply_to_user_x_id": event.in_reply_to_user_x_id,
+        "quoted_x_id": event.quoted_x_id,
+        "media_lookup": event.needs_media_lookup,
+        **_tweet_flags(event),
+        "status": Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
+        "skip_reason": reason,
+    }
+    if careful:
+        try:
+            with transaction.atomic():
+                tweet = Tweet.objects.create(**fields)
+        except IntegrityError:  # a concurrent copy of this delivery has it
+            if not reason:
+                known = Tweet.objects.filter(x_id=event.x_id).values_list("pk", "status", "for_user_x_id").first()
+                if known is not None and known[1] == Tweet.Status.SKIPPED and known[2] != parsed.for_user_x_id:
+                    _tweet_take_over(known[0], event, delivery=delivery, parsed=parsed)
+            return None
+    else:
+        tweet = Tweet.objects.create(**fields)  # an IntegrityError here: delivery_record tries again, carefully
     Photo.objects.bulk_create(
         Photo(
             tweet=tweet,
@@ -131,24 +189,20 @@ def _tweet_record(event: TweetEvent, *, delivery: Delivery | None, parsed: Parse
     return tweet
 
 
-def _tweet_take_over(event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery) -> bool:
+def _tweet_take_over(pk: int, event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery) -> bool:
     """The bot's own copy of a tweet first recorded, and skipped, from another account's delivery."""
-    pk = (
-        Tweet.objects.filter(x_id=event.x_id, status=Tweet.Status.SKIPPED)
-        .exclude(for_user_x_id=parsed.for_user_x_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if pk is None:
-        return False
     # Still skipped: a concurrent copy of this delivery may have taken it over meanwhile.
-    taken = Tweet.objects.filter(pk=pk).move(
-        Tweet.Status.SKIPPED,
-        Tweet.Status.RECEIVED,
-        skip_reason="",
-        delivery=delivery,
-        for_user_x_id=parsed.for_user_x_id,
-        **_tweet_flags(event),
+    taken = (
+        Tweet.objects.filter(pk=pk)
+        .exclude(for_user_x_id=parsed.for_user_x_id)
+        .move(
+            Tweet.Status.SKIPPED,
+            Tweet.Status.RECEIVED,
+            skip_reason="",
+            delivery=delivery,
+            for_user_x_id=parsed.for_user_x_id,
+            **_tweet_flags(event),
+        )
     )
     if taken:
         dispatch.dispatch_on_commit(tweet_process, pk)

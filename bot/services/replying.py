@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from bot import conf, recognition
 from bot.models import Photo, Reply, Tweet
+from bot.services import pacing
 from bot.services.errors import TemporaryFailure
 from bot.services.settling import tweet_deleted_meanwhile, tweet_settle, tweet_touch
 
@@ -113,7 +114,6 @@ def _reply_post_wording(reply_pk: int, *, looked: bool = False) -> bool:
 
     looked: the bot's timeline was read a moment ago, by this worker, for this reply.
     """
-    from bot import x_api  # imported when used (see above)
 
     if not Reply.objects.filter(pk=reply_pk).move(Reply.Status.PENDING, Reply.Status.POSTING, claim=True, attempts=F("attempts") + 1):
         return False
@@ -126,8 +126,32 @@ def _reply_post_wording(reply_pk: int, *, looked: bool = False) -> bool:
         return False
     if reply.maybe_posted_at is not None and not looked and _reply_found_before_posting(reply, reply.maybe_posted_at):
         return False
+    held_until = pacing.reply_slot_take(reply.tweet_id)
+    if held_until is not None:
+        _reply_hold(reply, held_until)
+        return False
+    if reply.tweet.not_before is not None:
+        Tweet.objects.filter(pk=reply.tweet_id).update(not_before=None)  # its turn came
+    seen: list[x_api.RateLimit] = []
+
+    def window_seen(limit: x_api.RateLimit) -> None:
+        seen.append(limit)
+        pacing.reply_rate_limit_record(limit)
+
     try:
-        reply_x_id = x_api.post_reply(reply.text, in_reply_to_tweet_id=reply.tweet.x_id)
+        return _reply_posted(reply, window_seen)
+    finally:
+        if not seen:  # an answer that said nothing of the window (or none came): the next call may probe
+            pacing.reply_probe_release()
+
+
+def _reply_posted(reply: Reply, window_seen: x_api.RateLimitObserver) -> bool:
+    """POST the claimed reply and record what X answered. True: reworded, pending again."""
+    from bot import x_api  # imported when used (see above)
+
+    this_reply = Reply.objects.filter(pk=reply.pk)
+    try:
+        reply_x_id = x_api.post_reply(reply.text, in_reply_to_tweet_id=reply.tweet.x_id, on_rate_limit=window_seen)
     except x_api.XApiError as exc:
         if exc.maybe_delivered:
             reply.maybe_posted_at = timezone.now()
@@ -143,6 +167,13 @@ def _reply_post_wording(reply_pk: int, *, looked: bool = False) -> bool:
         raise TemporaryFailure(f"reply: {exc.message}") from exc
     this_reply.move(Reply.Status.POSTING, Reply.Status.POSTED, x_id=reply_x_id, posted_at=timezone.now(), last_error="")
     return False
+
+
+def _reply_hold(reply: Reply, until: datetime) -> None:
+    """X's window is spent (or an older reply waits for it): pending until `until`, when the
+    sweeper dispatches the tweet again. Waiting for the window is not an attempt."""
+    Reply.objects.filter(pk=reply.pk).move(Reply.Status.POSTING, Reply.Status.PENDING, attempts=F("attempts") - 1)
+    Tweet.objects.filter(pk=reply.tweet_id, attempts__gt=0).update(not_before=until, attempts=F("attempts") - 1)
 
 
 def _tweet_wait_for_rate_limit(tweet_pk: int, seconds: float) -> None:

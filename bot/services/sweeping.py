@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.models import Photo, Reply, Tweet
+from bot.services import pacing
 from bot.services.processing import tweet_process
 from bot.services.settling import tweet_settle
 from bot.services.storage import tweet_photos_delete
@@ -40,8 +41,14 @@ def sweep() -> SweepCounts:
     reply_claims_cutoff = now - timedelta(seconds=conf.reply_claim_seconds())
     limit = conf.max_attempts()
     redispatched = failed = 0
-    stuck = stuck_tweets(now)
-    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at"):
+    stuck = stuck_tweets(now, held_until_now=True)
+    # Replies held for X's window go no more at a time than the window allows; the rest wait.
+    slots = pacing.reply_slots_open()
+    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at", "not_before"):
+        if tweet.not_before is not None and tweet.attempts < limit:
+            if slots <= 0:
+                continue
+            slots -= 1
         if tweet.attempts >= limit:
             reason = f"gave up after {tweet.attempts} attempts: {tweet.last_error or 'the worker stopped without an error'}"
             failed += tweet_settle(
@@ -53,8 +60,9 @@ def sweep() -> SweepCounts:
     return {"redispatched": redispatched, "failed": failed, "photos_deleted": _leftover_photos_delete(cutoff)}
 
 
-def stuck_tweets(now: datetime | None = None) -> QuerySet[Tweet]:
-    """Tweets in a non-final state untouched past the sweep delay, no worker's live claim on them, not waiting for X's rate limit."""
+def stuck_tweets(now: datetime | None = None, *, held_until_now: bool = False) -> QuerySet[Tweet]:
+    """Tweets in a non-final state untouched past the sweep delay, no worker's live claim on them, not waiting for X's rate limit;
+    oldest first. held_until_now: also those held for X's window (bot.services.pacing) whose time has come."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=conf.sweep_after_seconds())
     live_photo_claim = Photo.objects.filter(
@@ -63,11 +71,13 @@ def stuck_tweets(now: datetime | None = None) -> QuerySet[Tweet]:
     live_reply_claim = Reply.objects.filter(
         tweet_id=OuterRef("pk"), status=Reply.Status.POSTING, claimed_at__gte=now - timedelta(seconds=conf.reply_claim_seconds())
     )
+    due = Q(updated_at__lt=cutoff) | Q(not_before__lte=now) if held_until_now else Q(updated_at__lt=cutoff)
     return (
-        Tweet.objects.filter(status__in=Tweet.PENDING_STATUSES, updated_at__lt=cutoff)
+        Tweet.objects.filter(due, status__in=Tweet.PENDING_STATUSES)
         .exclude(not_before__gt=now)
         .exclude(Exists(live_photo_claim))
         .exclude(Exists(live_reply_claim))
+        .order_by("received_at", "pk")
     )
 
 

@@ -17,7 +17,7 @@ from twitter_text import parse_tweet
 
 from bot import services
 from bot.events import samples as payloads
-from bot.models import Label, Photo, Reply, Tweet
+from bot.models import Label, Photo, RateBudget, Reply, Tweet
 from tests.fixtures.aws import labels_response, moderation_response, stub_detection
 from tests.fixtures.fake_x import BOT_USER_ID, assert_x_saw_only_valid_requests, rate_limited
 from tests.fixtures.media_server import serve_jpeg
@@ -481,6 +481,11 @@ def test_a_spent_daily_cap_waits_for_its_reset_without_using_up_attempts(deliver
     assert Tweet.objects.get().status == Tweet.Status.DONE
 
 
+def window_over() -> None:
+    """The rate-limit window X last spoke of has ended (bot.services.pacing)."""
+    RateBudget.objects.update(resets_at=timezone.now() - timedelta(seconds=1))
+
+
 def test_short_rate_limits_that_never_end_use_up_attempts_and_the_post_fails(
     deliver, sweep, fake_x, media_server, rekognition_stub, x_waits, monkeypatch
 ):
@@ -500,8 +505,10 @@ def test_short_rate_limits_that_never_end_use_up_attempts_and_the_post_fails(
     tweet = Tweet.objects.get()
     assert tweet.attempts == 1 and tweet.not_before is None
     age(tweet)
+    window_over()  # the replies' budget waits out each 5 s window; here the window passes, and X says 429 again
     sweep()
     age(tweet)
+    window_over()
     assert sweep()["failed"] == 1
 
     tweet.refresh_from_db()

@@ -149,10 +149,10 @@ def test_a_reply_left_posting_by_a_dead_worker_is_posted_exactly_once(
     stub_detection(rekognition_stub, labels=DOG)
     real_post_reply = x_api.post_reply
 
-    def dies(text, *, in_reply_to_tweet_id):
+    def dies(text, *, in_reply_to_tweet_id, **options):
         monkeypatch.setattr(x_api, "post_reply", real_post_reply)
         if x_got_it:
-            real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+            real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id, **options)
         raise RuntimeError("worker killed")
 
     monkeypatch.setattr(x_api, "post_reply", dies)
@@ -252,9 +252,9 @@ def test_a_post_outlasting_the_sweep_delay_is_posted_once_and_recorded_with_its_
     real_post_reply = x_api.post_reply
     swept = []
 
-    def slow(text, *, in_reply_to_tweet_id):  # X posts it at once, but its answer takes `elapsed` seconds
+    def slow(text, *, in_reply_to_tweet_id, **options):  # X posts it at once, but its answer takes `elapsed` seconds
         monkeypatch.setattr(x_api, "post_reply", real_post_reply)
-        reply_x_id = real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+        reply_x_id = real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id, **options)
         age(Tweet.objects.get(), seconds=elapsed)
         swept.append(sweep_meanwhile())
         return reply_x_id
@@ -279,9 +279,9 @@ def test_a_reply_a_dead_worker_posted_is_found_on_the_timeline_even_without_xs_d
     stub_detection(rekognition_stub, labels=DOG)
     real_post_reply = x_api.post_reply
 
-    def posts_then_dies(text, *, in_reply_to_tweet_id):
+    def posts_then_dies(text, *, in_reply_to_tweet_id, **options):
         monkeypatch.setattr(x_api, "post_reply", real_post_reply)
-        real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+        real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id, **options)
         raise RuntimeError("worker killed")
 
     monkeypatch.setattr(x_api, "post_reply", posts_then_dies)
@@ -307,9 +307,9 @@ def test_a_reopened_reply_the_timeline_does_not_show_yet_waits_rather_than_posts
     stub_detection(rekognition_stub, labels=DOG)
     real_post_reply = x_api.post_reply
 
-    def posts_then_dies(text, *, in_reply_to_tweet_id):
+    def posts_then_dies(text, *, in_reply_to_tweet_id, **options):
         monkeypatch.setattr(x_api, "post_reply", real_post_reply)
-        real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id)
+        real_post_reply(text, in_reply_to_tweet_id=in_reply_to_tweet_id, **options)
         raise RuntimeError("worker killed")
 
     monkeypatch.setattr(x_api, "post_reply", posts_then_dies)
