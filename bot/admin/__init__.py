@@ -2,7 +2,10 @@
 
 - dashboard: health, counts, charts, failures, stuck and rate-limited posts, costs;
 - tweets, parts, deliveries: the records, with actions that call bot.services.console;
-- webhooks: the X webhook and the bot's subscription (bot.services.webhooks);
+- webhooks: the X webhook and the bot's subscription (bot.services.webhooks), with the
+  X Activity API subscriptions (activity: bot.services.activity);
+- optouts: who opted out, opted out or back in by an operator (bot.services.opting);
+- recovery: replay jobs, the reconcile's cursor, the replies' rate budget, read only;
 - trial: try a photo through the real pipeline, in dry run.
 
 Every page is the admin's: staff only (others are sent to the login page), and each action
@@ -14,7 +17,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import URLPattern, path
 
-from bot.admin import deliveries, parts, tweets, webhooks
+from bot.admin import deliveries, optouts, parts, recovery, tweets, webhooks
 from bot.admin.dashboard import dashboard_view, sweep_view
 from bot.admin.trial import trial_view
 
@@ -36,4 +39,4 @@ def console_urls() -> list[URLPattern]:
     ]
 
 
-__all__ = ["console_urls", "deliveries", "parts", "tweets", "webhooks"]
+__all__ = ["console_urls", "deliveries", "optouts", "parts", "recovery", "tweets", "webhooks"]

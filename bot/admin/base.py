@@ -13,6 +13,7 @@ from bot.services.console import Outcome
 # Badge colours by status: green settled well, red failed, amber in progress, grey the rest.
 _COLOURS = {
     "done": "#2e7d32",
+    "complete": "#2e7d32",
     "posted": "#2e7d32",
     "recognised": "#2e7d32",
     "recorded": "#2e7d32",
@@ -21,6 +22,7 @@ _COLOURS = {
     "invalid": "#c62828",
     "received": "#ef6c00",
     "processing": "#ef6c00",
+    "running": "#ef6c00",
     "pending": "#ef6c00",
     "posting": "#ef6c00",
     "stored": "#ef6c00",

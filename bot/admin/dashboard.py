@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bot import conf, services
@@ -45,6 +46,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "limited": limited,
         "sweep_after": conf.sweep_after_seconds(),
         "can_sweep": request.user.has_perm("bot.view_tweet"),
+        "recovery": reads.recovery(),
+        "now": timezone.now(),
     }
     return TemplateResponse(request, "admin/bot/dashboard.html", context)
 

@@ -3,7 +3,7 @@
 Every operation calls bot.services.webhooks and needs the `bot.manage_webhooks` permission
 (staff only: the admin never lets anyone else in); viewing needs the usual view permission.
 The page has one section per kind of subscription: the Account Activity one here; X Activity
-API subscriptions get a section of their own beside it (see the change list's template).
+API subscriptions have a section of their own beside it (bot.admin.activity).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from bot import conf
+from bot.admin.activity import ActivitySubscriptionsMixin
 from bot.admin.base import badge
 from bot.models import Webhook
 from bot.services import webhooks
@@ -28,7 +29,7 @@ from bot.services.webhooks import WebhookError
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(ActivitySubscriptionsMixin, admin.ModelAdmin):
     list_display = ["x_id", "url", "validity", "subscription", "x_created_at", "synced_at", "last_error"]
     actions = ["validate", "subscribe", "unsubscribe", "check_subscription", "delete_on_x"]
     change_list_template = "admin/bot/webhook/change_list.html"
@@ -73,12 +74,13 @@ class WebhookAdmin(admin.ModelAdmin):
             path("sync/", self.admin_site.admin_view(require_POST(self.sync_view)), name="bot_webhook_sync"),
             path("register/", self.admin_site.admin_view(require_POST(self.register_view)), name="bot_webhook_register"),
         ]
-        return own + super().get_urls()
+        return own + self.activity_urls() + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         context = {
             "can_manage": self.has_manage_permission(request),
             "default_url": conf.x_webhook_url() or "",
+            **self.activity_context(request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypedDict
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from bot import conf
-from bot.models import Delivery, Label, Photo, Reply, Tweet, Webhook
+from bot.models import Delivery, Label, Photo, RateBudget, ReconcileCursor, ReplayJob, Reply, Tweet, Webhook
+from bot.services.pacing import REPLIES
 from bot.services.sweeping import stuck_tweets
 
 WINDOWS = (("24 h", timedelta(hours=24)), ("7 d", timedelta(days=7)), ("30 d", timedelta(days=30)))
@@ -172,3 +173,18 @@ def rate_limited(now: datetime | None = None, *, limit: int = 20) -> tuple[int, 
     now = now or timezone.now()
     queryset = Tweet.objects.filter(not_before__gt=now, status__in=Tweet.PENDING_STATUSES)
     return queryset.count(), list(queryset.order_by("not_before")[:limit])
+
+
+class Recovery(TypedDict):
+    replay_job: ReplayJob | None  # the latest: the running one, when one runs (only one can)
+    cursor: ReconcileCursor | None
+    reply_budget: RateBudget | None
+
+
+def recovery() -> Recovery:
+    """The replay job, the reconcile's cursor and the replies' rate budget (three queries)."""
+    return {
+        "replay_job": ReplayJob.objects.order_by("-created_at", "-pk").first(),
+        "cursor": ReconcileCursor.objects.order_by(F("last_run_at").desc(nulls_last=True), "pk").first(),
+        "reply_budget": RateBudget.objects.filter(endpoint=REPLIES).first(),
+    }
