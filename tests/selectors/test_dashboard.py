@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bot.models import Reply, Tweet
+from bot.models import RateBudget, ReconcileCursor, ReplayJob, Reply, Tweet
 from bot.selectors import dashboard
+from bot.services.pacing import REPLIES
 from tests.fixtures.pipeline import age
 from tests.fixtures.records import PhotoSpec, record_tweet
 
@@ -82,3 +83,18 @@ def test_health_names_the_credentials_set_and_never_their_values(monkeypatch):
 
     assert health["credentials"]["X_BEARER_TOKEN"] is True and health["credentials"]["X_ACCESS_TOKEN"] is False
     assert "secret-bearer-value" not in repr(health) and health["dry_run"] is True
+
+
+def test_recovery_reads_the_latest_job_the_cursor_and_the_reply_budget(django_assert_max_num_queries):
+    now = timezone.now()
+    ReplayJob.objects.create(webhook_x_id="1", job_x_id="7", from_at=now, to_at=now, status=ReplayJob.Status.FAILED)
+    running = ReplayJob.objects.create(webhook_x_id="1", job_x_id="8", from_at=now, to_at=now)
+    ReconcileCursor.objects.create(account_x_id="2")
+    ran = ReconcileCursor.objects.create(account_x_id="3", last_run_at=now)
+    RateBudget.objects.create(endpoint="GET /2/other", remaining=1)
+    budget = RateBudget.objects.create(endpoint=REPLIES, limit=100, remaining=5)
+
+    with django_assert_max_num_queries(3):
+        found = dashboard.recovery()
+
+    assert found == {"replay_job": running, "cursor": ran, "reply_budget": budget}
