@@ -2,8 +2,10 @@
 
 local        the real models (requirements-local.txt) on the committed test photos
              (tests/photos/), CPU only, one onnxruntime thread per session
-rekognition  a real boto3 client answered by botocore's Stubber (the test suite's
-             stand-in): the cost of our side of the call only, no network, no AWS
+rekognition  a real boto3 client answered in botocore's before-call hook, by operation,
+             as botocore's Stubber answers (its queue is one order for all threads, so
+             two threads at once would take each other's answers): the cost of our side
+             of the call only, no network, no AWS
 
 Each backend runs in a fresh child process, so its load time is a cold start and its peak
 RSS is its own. Prints JSON per backend: load seconds (first use: imports, weights read,
@@ -22,7 +24,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,9 +53,8 @@ def measure(backend: str, count: int) -> dict:
 
     rss_before = peak_rss_mib()
     photos = [path.read_bytes() for path in PHOTOS]
-    stubber = None
     if backend == "rekognition":
-        from botocore.stub import Stubber
+        from botocore.awsrequest import AWSResponse
 
         from tests.fixtures import aws
 
@@ -65,14 +65,15 @@ def measure(backend: str, count: int) -> dict:
         client = recognition.rekognition_client()
         load_seconds = time.perf_counter() - started
         recognition.rekognition_client = lambda: client
-        stubber = Stubber(client)
-        stubber.activate()
-        answer = aws.labels_response(("Cat", 98.0, ("Animal", "Pet")), ("Animal", 98.0))
-        lock = threading.Lock()
+        answers = {
+            "DetectLabels": aws.labels_response(("Cat", 98.0, ("Animal", "Pet")), ("Animal", 98.0)),
+            "DetectModerationLabels": aws.moderation_response(),
+        }
 
-        def queue() -> None:
-            with lock:
-                aws.stub_detection(stubber, labels=answer)
+        def answer(model, **_) -> tuple[AWSResponse, dict]:
+            return AWSResponse("", 200, {}, None), answers[model.name]
+
+        client.meta.events.register_first("before-call.rekognition", answer)
     else:
         from bot.recognition import local
 
@@ -80,12 +81,8 @@ def measure(backend: str, count: int) -> dict:
         local.models()
         load_seconds = time.perf_counter() - started
 
-        def queue() -> None:
-            pass
-
     def one(index: int) -> float:
         image = recognition.image_from_bytes(photos[index % len(photos)])
-        queue()
         started = time.perf_counter()
         recognition.detect(image)
         return (time.perf_counter() - started) * 1000
@@ -96,8 +93,6 @@ def measure(backend: str, count: int) -> dict:
         started = time.perf_counter()
         concurrent = list(pool.map(one, range(count)))
         wall = time.perf_counter() - started
-    if stubber is not None:
-        stubber.deactivate()
     return {
         "backend": backend,
         "load_seconds": round(load_seconds, 3),
