@@ -15,6 +15,7 @@ import requests
 from requests_oauthlib import OAuth1
 
 from bot import x_api
+from bot.events import samples
 from bot.x_api import XApiError
 from tests.fixtures.fake_x import BOT_USER_ID, DUPLICATE_CONTENT, SECRETS, assert_x_saw_only_valid_requests, rate_limited
 
@@ -88,6 +89,21 @@ def test_the_fake_rejects_a_body_the_spec_does_not_allow(fake_x):
     assert request.auth_ok and not request.body_valid
     assert "in_reply_to_status_id" in " ".join(request.validation_errors)
     assert fake_x.posts() == []
+
+
+def test_the_fake_checks_its_own_answers_against_the_spec(fake_x):
+    # X's answers say retweet_count; the document requires repost_count: a post stored without
+    # the fake's normalising (as a careless emulation would answer) is caught, not passed on.
+    post = samples.v2_post(mention_bot=True)
+    post["public_metrics"].pop("retweet_count")
+    fake_x.stored_posts[post["id"]] = post
+
+    x_api.posts_lookup([post["id"]])
+
+    (request,) = fake_x.calls("GET", "/2/tweets")
+    assert any("repost_count" in error for error in request.answer_errors)
+    with pytest.raises(AssertionError):
+        assert_x_saw_only_valid_requests(fake_x)
 
 
 def test_an_invalid_reply_target_is_a_permanent_error_with_xs_reason(fake_x):
