@@ -21,8 +21,9 @@ from django.db import transaction
 
 from bot import conf
 from bot.events.activity import PostPhotos, posts_photos
-from bot.models import Photo, Tweet
+from bot.models import Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
+from bot.services.photos import photos_record
 
 # X's limit spent for longer than a step may wait: the sweeper comes back after the reset, as for replies.
 from bot.services.replying import _tweet_wait_for_rate_limit as tweet_wait_for_rate_limit
@@ -81,18 +82,5 @@ def _tweet_photos_keep(tweet: Tweet, found: dict[str, PostPhotos]) -> bool:
         if source is None:
             logger.info("tweet %s: no photos on it or on the posts it points at", tweet.x_id)
             return False
-        Photo.objects.bulk_create(
-            [
-                Photo(
-                    tweet=tweet,
-                    position=ref.position,
-                    media_key=ref.media_key,
-                    media_type=ref.media_type,
-                    source_url=ref.url,
-                    is_thumbnail=ref.is_thumbnail,
-                )
-                for ref in source.photos
-            ],
-            ignore_conflicts=True,
-        )
+        photos_record(tweet, source.photos, ignore_conflicts=True)
     return True

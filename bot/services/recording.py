@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery, payload_load
-from bot.models import Delivery, Photo, Tweet
+from bot.models import Delivery, Tweet
 from bot.services import opting, replaying
 from bot.services.errors import RecordingFailed
+from bot.services.photos import photos_record
 from bot.services.processing import tweet_process
 from bot.services.storage import tweet_photos_delete
 
@@ -173,17 +174,7 @@ def _tweet_record(
             return None
     else:
         tweet = Tweet.objects.create(**fields)  # an IntegrityError here: delivery_record tries again, carefully
-    Photo.objects.bulk_create(
-        Photo(
-            tweet=tweet,
-            position=ref.position,
-            media_key=ref.media_key,
-            media_type=ref.media_type,
-            source_url=ref.url,
-            is_thumbnail=ref.is_thumbnail,
-        )
-        for ref in event.photos
-    )
+    photos_record(tweet, event.photos)
     if not reason:
         dispatch.dispatch_on_commit(tweet_process, tweet.pk)
     return tweet
