@@ -4,7 +4,7 @@ X's rules for automated accounts ask that people can make a bot leave them alone
 addressed to the bot whose words, once its @mentions are left out, are exactly one of
 STOP_WORDS opts its author out; one of START_WORDS opts them back in. Neither is answered.
 An opted-out author's posts are recorded, skipped with the reason, and nothing of theirs
-is ever downloaded (checked when a post is recorded and again before its photos are fetched).
+is ever downloaded (checked when the post is processed, before its photos are fetched).
 
 Each person has one OptOut row, changed only by a newer post of theirs, so a "stop" and a
 "start" arriving out of order (a replay, the reconcile) end as the later post says.
@@ -52,18 +52,20 @@ def opt_word(text: str) -> str:
 def tweet_optout_reason(event: TweetEvent) -> str:
     """Why a post being recorded is not answered, as far as opting out goes ("" when it is).
 
-    A "stop" or "start" addressed to the bot changes its author's choice and is not answered;
-    any post of an opted-out author is not answered either.
+    A "stop" or "start" addressed to the bot changes its author's choice and is not answered.
+    Whether the author opted out earlier is not looked up here but when the post is processed
+    (tweet_process), before anything of theirs is downloaded: one look-up, at the latest
+    moment, and none on the webhook's answer.
     """
     if not event.author_x_id:
         return ""
     addressed = event.mentions_bot or event.replies_to_bot or event.quotes_bot
     word = opt_word(event.text) if addressed and not event.is_own else ""
-    if word:
-        opted_out = word in STOP_WORDS
-        optout_set(event.author_x_id, opted_out=opted_out, word=word, by_x_id=event.x_id, username=event.author_username)
-        return f"its author opted {'out' if opted_out else 'back in'} ({word})"
-    return OPTED_OUT_REASON if author_opted_out(event.author_x_id) else ""
+    if not word:
+        return ""
+    opted_out = word in STOP_WORDS
+    optout_set(event.author_x_id, opted_out=opted_out, word=word, by_x_id=event.x_id, username=event.author_username)
+    return f"its author opted {'out' if opted_out else 'back in'} ({word})"
 
 
 def author_opted_out(author_x_id: str) -> bool:

@@ -29,7 +29,7 @@ def tweet_process(tweet_pk: int) -> None:
     if not Tweet.objects.filter(pk=tweet_pk).move(Tweet.Status.RECEIVED, Tweet.Status.PROCESSING, attempts=F("attempts") + 1):
         return
     tweet = Tweet.objects.get(pk=tweet_pk)
-    if author_opted_out(tweet.author_x_id):  # since it was recorded: nothing of theirs is downloaded
+    if author_opted_out(tweet.author_x_id):  # (recording does not look): nothing of theirs is downloaded
         Tweet.objects.filter(pk=tweet_pk).move(Tweet.Status.PROCESSING, Tweet.Status.SKIPPED, skip_reason=OPTED_OUT_REASON)
         return
     # On the last attempt a photo that still cannot be downloaded is given up, so the
