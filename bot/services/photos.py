@@ -19,6 +19,7 @@ from django.db.models import F
 
 from bot import recognition
 from bot.events import PhotoRef
+from bot.inserting import instances_insert
 from bot.models import Label, Photo, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
 from bot.services.settling import tweet_touch
@@ -26,21 +27,24 @@ from bot.services.storage import photo_storage_name, storage_replace
 
 
 def photos_record(tweet: Tweet, refs: Iterable[PhotoRef], *, ignore_conflicts: bool = False) -> None:
-    """A Photo row, pending, for each photo a post names (from a delivery, or looked up on X)."""
-    Photo.objects.bulk_create(
-        [
-            Photo(
-                tweet=tweet,
-                position=ref.position,
-                media_key=ref.media_key,
-                media_type=ref.media_type,
-                source_url=ref.url,
-                is_thumbnail=ref.is_thumbnail,
-            )
-            for ref in refs
-        ],
-        ignore_conflicts=ignore_conflicts,
-    )
+    """A Photo row, pending, for each photo a post names (from a delivery, or looked up on X).
+
+    ignore_conflicts: photos the post already has are left as they are (a lookup on X again)."""
+    photos = [
+        Photo(
+            tweet=tweet,
+            position=ref.position,
+            media_key=ref.media_key,
+            media_type=ref.media_type,
+            source_url=ref.url,
+            is_thumbnail=ref.is_thumbnail,
+        )
+        for ref in refs
+    ]
+    if ignore_conflicts:
+        Photo.objects.bulk_create(photos, ignore_conflicts=True)
+    else:
+        instances_insert(photos)  # the webhook's answer: a new post's photos
 
 
 def photo_fetch(photo: Photo, *, give_up: bool = False) -> None:

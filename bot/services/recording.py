@@ -8,27 +8,25 @@ processing once the transaction has committed.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery, payload_load
+from bot.inserting import instances_insert
 from bot.models import Delivery, Tweet
 from bot.services import opting, replaying
 from bot.services.errors import RecordingFailed
 from bot.services.photos import photos_record
 from bot.services.processing import tweet_process
 from bot.services.storage import tweet_photos_delete
+from bot.services.writer import one_writer
 
 logger = logging.getLogger(__name__)
 
 MAX_DETAIL = 4000  # characters of Delivery.detail
 MAX_KINDS_KEPT = 100
-_SQLITE_WRITER = threading.Lock()
 
 
 def delivery_record_invalid(*, body: bytes, detail: str) -> Delivery:
@@ -67,8 +65,8 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery, *, careful: bool) -> D
     """One transaction: the delivery and its tweets. careful: tweets already known are looked up
     first, and each new one is inserted behind a savepoint (a concurrent copy may insert it first);
     otherwise each is a plain insert, and a known one raises IntegrityError."""
-    with _one_writer(), transaction.atomic():
-        delivery = Delivery.objects.create(
+    with one_writer(), transaction.atomic():
+        delivery = Delivery(
             body=body,
             size=len(body),
             outcome=Delivery.Outcome.RECORDED,
@@ -77,6 +75,7 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery, *, careful: bool) -> D
             detail="; ".join(parsed.problems)[:MAX_DETAIL],
             event_uuid=parsed.event_uuid,
         )
+        instances_insert([delivery])
         known = _known_tweets(parsed.tweets) if careful else {}
         # Every tweet's row in one order (a creation before its deletion), so deliveries
         # sharing tweets cannot deadlock.
@@ -89,23 +88,6 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery, *, careful: bool) -> D
         for done in parsed.replays_done:
             replaying.replay_job_finished(done)
     return delivery
-
-
-@contextmanager
-def _one_writer() -> Iterator[None]:
-    """On SQLite, this process's deliveries are written one at a time.
-
-    SQLite has one writer at a time, and a connection that finds the write lock taken
-    sleeps (1, 2, 5, 10 ms and longer) before it looks again: under a burst the webhook's
-    threads spent most of their time asleep. Queued on this lock instead, each is woken the
-    moment the one before it commits. Other processes and the dispatch threads still meet at
-    SQLite's own lock.
-    """
-    if transaction.get_connection().vendor != "sqlite":
-        yield
-        return
-    with _SQLITE_WRITER:
-        yield
 
 
 def _known_tweets(events: tuple[TweetEvent, ...]) -> dict[str, tuple[int, str, str]]:
@@ -127,7 +109,7 @@ def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
     """
     parsed = ParsedDelivery(for_user_x_id=for_user_x_id)
     recorded = 0
-    with _one_writer(), transaction.atomic():
+    with one_writer(), transaction.atomic():
         known = _known_tweets(tuple(events))
         for event in sorted(events, key=_id_order):
             recorded += _tweet_record(event, delivery=None, parsed=parsed, known=known.get(event.x_id), careful=True) is not None
@@ -162,10 +144,11 @@ def _tweet_record(
         "status": Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
         "skip_reason": reason,
     }
+    tweet = Tweet(**fields)
     if careful:
         try:
             with transaction.atomic():
-                tweet = Tweet.objects.create(**fields)
+                instances_insert([tweet])
         except IntegrityError:  # a concurrent copy of this delivery has it
             if not reason:
                 known = Tweet.objects.filter(x_id=event.x_id).values_list("pk", "status", "for_user_x_id").first()
@@ -173,7 +156,7 @@ def _tweet_record(
                     _tweet_take_over(known[0], event, delivery=delivery, parsed=parsed)
             return None
     else:
-        tweet = Tweet.objects.create(**fields)  # an IntegrityError here: delivery_record tries again, carefully
+        instances_insert([tweet])  # an IntegrityError here: delivery_record tries again, carefully
     photos_record(tweet, event.photos)
     if not reason:
         dispatch.dispatch_on_commit(tweet_process, tweet.pk)

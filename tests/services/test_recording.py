@@ -73,7 +73,7 @@ def test_a_delivery_that_cannot_be_recorded_is_kept_as_failed_and_x_is_asked_to_
 ):
     payload = payloads.delivery(payloads.tweet())
     with (
-        mock.patch("bot.services.photos.Photo.objects.bulk_create", side_effect=RuntimeError("disk full")),
+        mock.patch("bot.services.photos.instances_insert", side_effect=RuntimeError("disk full")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = post_signed(payload)

@@ -1,0 +1,97 @@
+"""instances_insert(): the rows it writes are the rows save() writes, field by field, on either database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.forms.models import model_to_dict
+
+from bot.inserting import instances_insert
+from bot.models import Delivery, Photo, Tweet
+
+pytestmark = pytest.mark.django_db
+
+POSTED = datetime(2026, 11, 30, 12, 0, 5, 250000, tzinfo=UTC)
+
+
+def delivery_values() -> dict:
+    return {
+        "body": b'{"for_user_id": "9", "tweet_create_events": []}\x00\xff',  # any bytes, as a body is kept
+        "size": 48,
+        "outcome": Delivery.Outcome.RECORDED,
+        "for_user_x_id": "9",
+        "event_kinds": ["tweet_create_events", {"nested": [1, "ü"]}],
+        "detail": "a problem; another",
+        "event_uuid": "3f1c0c6e-0000-4000-8000-000000000001",
+    }
+
+
+def tweet_values(x_id: str, delivery: Delivery) -> dict:
+    return {
+        "x_id": x_id,
+        "delivery": delivery,
+        "for_user_x_id": "9",
+        "author_x_id": "2",
+        "author_username": "ana",
+        "text": "@bot what is this? 🐕",
+        "posted_at": POSTED,
+        "in_reply_to_x_id": "1600000000000000000",
+        "mentions_bot": True,
+        "is_quote": True,
+        "status": Tweet.Status.SKIPPED,
+        "skip_reason": "own tweet",
+    }
+
+
+def stored(instance) -> dict:
+    """Everything the database holds for the instance's row but its id and creation time."""
+    row = model_to_dict(type(instance).objects.get(pk=instance.pk))
+    row.pop("id")
+    return {name: bytes(value) if isinstance(value, memoryview) else value for name, value in row.items()}
+
+
+def test_a_delivery_and_its_tweet_are_stored_as_save_stores_them():
+    by_save = Delivery.objects.create(**delivery_values())
+    inserted = Delivery(**delivery_values())
+    instances_insert([inserted])
+    assert inserted.pk is not None and inserted.pk != by_save.pk and not inserted._state.adding
+    assert stored(inserted) == stored(by_save)
+    assert Delivery.objects.get(pk=inserted.pk).received_at == inserted.received_at  # auto_now_add, set on the instance too
+
+    tweet_by_save = Tweet.objects.create(**tweet_values("1600000000000000001", by_save))
+    tweet = Tweet(**tweet_values("1600000000000000002", inserted))
+    instances_insert([tweet])
+    expected = stored(tweet_by_save) | {"x_id": "1600000000000000002", "delivery": inserted.pk}
+    assert stored(tweet) == expected
+    assert Tweet.objects.get(pk=tweet.pk).posted_at == POSTED and tweet.delivery_id == inserted.pk
+
+
+def test_several_photos_in_one_statement(django_assert_num_queries):
+    delivery = Delivery.objects.create(**delivery_values())
+    tweet = Tweet.objects.create(**tweet_values("1600000000000000003", delivery))
+    photos = [Photo(tweet=tweet, position=n, source_url=f"https://pbs.twimg.com/media/p{n}.jpg", media_key=f"3_{n}") for n in range(3)]
+    with django_assert_num_queries(1):
+        instances_insert(photos)
+    assert list(tweet.photos.order_by("position").values_list("position", "source_url", "status", "media_key")) == [
+        (n, f"https://pbs.twimg.com/media/p{n}.jpg", Photo.Status.PENDING, f"3_{n}") for n in range(3)
+    ]
+
+
+def test_a_known_x_id_raises_integrity_error_as_save_does():
+    delivery = Delivery.objects.create(**delivery_values())
+    Tweet.objects.create(**tweet_values("1600000000000000004", delivery))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        instances_insert([Tweet(**tweet_values("1600000000000000004", delivery))])
+    assert Tweet.objects.filter(x_id="1600000000000000004").count() == 1
+
+
+def test_only_new_instances_of_one_model():
+    delivery = Delivery.objects.create(**delivery_values())
+    with pytest.raises(ValueError, match="new instances of one model"):
+        instances_insert([delivery])  # already saved
+    with pytest.raises(ValueError, match="new instances of one model"):
+        instances_insert([Delivery(**delivery_values()), Tweet(**tweet_values("1600000000000000005", delivery))])
+    instances_insert([])  # nothing to do
+    assert Delivery.objects.count() == 1
