@@ -58,7 +58,8 @@ def _statement(model: type[models.Model], alias: str, rows: int, returning: bool
     quote = connection.ops.quote_name
     fields = _fields(model)
     columns = ", ".join(quote(field.column) for field in fields)
-    values = connection.ops.bulk_insert_sql(fields, [["%s"] * len(fields)] * rows)
+    placeholders = [["%s"] * len(fields)] * rows
+    values = connection.ops.bulk_insert_sql(fields, placeholders)  # type: ignore[arg-type]  # rows of placeholders, as Django passes them (django-stubs says strings)
     statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {values}"
     if returning:
         statement += " " + connection.ops.return_insert_columns([model._meta.pk])[0]
