@@ -44,7 +44,7 @@ DEFAULT_EXCEPTION_REPORTER = "imagebot_site.reporting.SecretsReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "imagebot_site.reporting.SecretsFilter"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "imagebot_site.apps.AdminConfig",  # django.contrib.admin, registered with its URLs rather than at start-up
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
