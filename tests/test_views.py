@@ -347,6 +347,7 @@ NOT_FOR_THE_WEBHOOK = (
     # The console's URLs and the admin's registrations (imagebot_site/admin_urls.py): the bot's
     # ModelAdmins, auth's, and the reply composer's regex module, which the console imports.
     *("imagebot_site.admin_urls", "bot.admin", "bot.admin.tweets", "django.contrib.auth.admin", "regex"),
+    "whitenoise.middleware",  # set up on the first request for a static file (imagebot_site/middleware.py)
 )
 
 
