@@ -142,13 +142,18 @@ def run_database(url: str, *, seconds: int, burst: int) -> dict:
 
 
 def _postgres_database(url: str, *, create: bool) -> None:
-    import psycopg
+    import psycopg2
 
     base, name = url.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            admin.execute(f'CREATE DATABASE "{name}"')
+    admin = psycopg2.connect(base + "/postgres")
+    admin.autocommit = True  # DROP and CREATE DATABASE cannot run inside a transaction
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if create:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.close()  # psycopg2's `with connection` ends a transaction, it does not close
 
 
 def _ack_cases(workdir: str, photos: list[str], *, seconds: int) -> list[dict]:

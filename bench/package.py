@@ -14,9 +14,14 @@ median of --runs fresh processes each, two ways:
 The same is measured, in the same run, for --base (a commit, default: the one before
 the Lambda work of issue 10), packaged as it was then (no bytecode) from a git worktree of
 it with the same venv, so the ratio compares like with like on a machine whose speed varies.
+For a later base, --base-as-built packages it as its own `make package` did: the static
+files collected into it (WhiteNoise reads them at start-up there), then the bytecode of its
+own scripts/package_bytecode.py; --base-venv packages the base from another venv (one made
+from the base's requirements.txt, when they differ: another database driver).
 
     make package                       # builds .venv-package, the package and prints its sizes
     .venv-package/bin/python bench/package.py [--runs 9] [--base REV] [--stage dev]
+    .venv-package/bin/python bench/package.py --base REV --base-as-built --base-venv DIR
     .venv-package/bin/python bench/package.py --sizes build/imagebot-dev.zip
 """
 
@@ -36,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.package_bytecode import bytecode_add, cold_start, unpack
+from scripts.package_bytecode import cold_start, unpack
 from tests.fixtures.aws_lambda import API_HOST
 
 BASE = "236c2a3"  # the last commit before the Lambda package work (issue 10)
@@ -44,14 +49,24 @@ MIB = 1024 * 1024
 GIT = shutil.which("git") or "git"
 
 
-def package_build(worktree: Path, output: Path, *, stage: str, venv: Path, bytecode: bool) -> Path:
-    """`zappa package` run in `worktree`, packaging `venv` (never the developer's .venv), then its bytecode."""
+def package_build(worktree: Path, output: Path, *, stage: str, venv: Path, as_built: bool) -> Path:
+    """`zappa package` run in `worktree`, packaging `venv` (never the developer's .venv); `as_built`:
+    as `worktree`'s own `make package` does, the static files collected first and its own
+    scripts/package_bytecode.py's bytecode added after."""
     env = {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+    python = str(venv / "bin" / "python")
+    script = worktree / "scripts" / "package_bytecode.py"
+    if as_built and not script.exists():
+        raise SystemExit(f"{worktree} has no scripts/package_bytecode.py: its packages carried no bytecode")
+    if as_built:
+        shutil.rmtree(worktree / "staticfiles", ignore_errors=True)
+        collect = [python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
+        subprocess.run(collect, cwd=worktree, check=True, capture_output=True)
     subprocess.run(
         [str(venv / "bin" / "zappa"), "package", stage, "-o", str(output)], cwd=worktree, env=env, check=True, capture_output=True
     )
-    if bytecode:
-        bytecode_add(output)
+    if as_built:
+        subprocess.run([python, str(script), str(output)], cwd=worktree, check=True, capture_output=True)
     return output
 
 
@@ -124,6 +139,8 @@ def main() -> None:
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--base", default=BASE, help="the commit to compare with (packaged the same way)")
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-package")
+    parser.add_argument("--base-venv", type=Path, help="the venv the base is packaged from (default: --venv)")
+    parser.add_argument("--base-as-built", action="store_true", help="package the base as its make package did (static files, bytecode)")
     parser.add_argument("--sizes", type=Path, metavar="ZIP", help="only print this package's sizes")
     args = parser.parse_args()
     if args.sizes:
@@ -131,14 +148,15 @@ def main() -> None:
         return
     if not (args.venv / "bin" / "zappa").exists():
         raise SystemExit(f"no zappa in {args.venv}: run `make package` first")
+    base_venv = args.base_venv or args.venv
     load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="imagebot-package-bench-"))
     base = None
     try:
         base = base_worktree(args.base, workdir)
         packages = {
-            "now": package_build(ROOT, workdir / "now.zip", stage=args.stage, venv=args.venv, bytecode=True),
-            "base": package_build(base, workdir / "base.zip", stage=args.stage, venv=args.venv, bytecode=False),
+            "now": package_build(ROOT, workdir / "now.zip", stage=args.stage, venv=args.venv, as_built=True),
+            "base": package_build(base, workdir / "base.zip", stage=args.stage, venv=base_venv, as_built=args.base_as_built),
         }
         timings = measure_both(packages, workdir, args.runs)
         now, before = ({**package_sizes(packages[name]), **timings[name]} for name in ("now", "base"))
@@ -156,6 +174,7 @@ def main() -> None:
                 "python": sys.version.split()[0],
                 "now": now,
                 f"base {args.base}": before,
+                "base_packaged": {"venv": str(base_venv), "as_built": args.base_as_built},
                 "cold_start_ratio": {way: ratio(now, before, way, "cold_start_median_s") for way in WAYS},
                 "cold_start_cpu_ratio": {way: ratio(now, before, way, "cold_start_cpu_median_s") for way in WAYS},
                 "zipped_ratio": round(now["zipped_mib"] / before["zipped_mib"], 2),

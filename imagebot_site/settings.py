@@ -44,7 +44,7 @@ DEFAULT_EXCEPTION_REPORTER = "imagebot_site.reporting.SecretsReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "imagebot_site.reporting.SecretsFilter"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "imagebot_site.apps.AdminConfig",  # django.contrib.admin, registered with its URLs rather than at start-up
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -61,8 +61,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # The admin's and the API's static files, from STATIC_ROOT (collected into the Lambda
-    # package by `make package`), before anything else touches the request.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # package by `make package`), before anything else touches the request: WhiteNoise,
+    # set up on the first request for one (imagebot_site/middleware.py).
+    "imagebot_site.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -10,11 +10,12 @@ it must be compiled from the very sources in the zip, as here, after they are pa
 Which modules: those a cold start of the unpacked package imports, found by running one,
 as Lambda runs it (only the package on sys.path), for a CRC GET through Zappa's handler,
 then importing what the other entry points import (the async job, the S3 event's
-recognition, Pillow with every format a photo may be, the reply composer, X's client).
-Bytecode for every file would cost about 9 MiB zipped, these about 5. The rest (the admin's
-pages and the REST API: DRF, drf-spectacular) compile when first imported, as before: an
-operator's first page in a new execution environment waits for it, X never does. The run doubles as a smoke test: a package whose
-cold start fails is refused here, not on Lambda.
+recognition, Pillow with every format a photo may be, the reply composer, X's client) and
+the console's pages (the admin's URLs and registrations, which the webhook does not load).
+Bytecode for every file would cost about 9 MiB zipped, these about 5. The rest (the REST
+API: DRF, drf-spectacular) compiles when first imported, as before: an operator's first
+API request in a new execution environment waits for it, X never does. The run doubles as
+a smoke test: a package whose cold start fails is refused here, not on Lambda.
 
     python scripts/package_bytecode.py build/imagebot-dev.zip   # prints what it added, as JSON
 """
@@ -43,6 +44,7 @@ ALSO_IMPORTED = (
     "bot.replies",  # a reply's text (twitter_text)
     "bot.x_api",  # posting it (requests-oauthlib)
     "storages.backends.s3",  # photos in S3
+    "imagebot_site.admin_urls",  # the console's pages: the admin's URLs and every ModelAdmin
 )
 
 # Runs in the unpacked package with nothing else on sys.path, as Lambda's bootstrap does.

@@ -544,7 +544,7 @@ def test_the_admin_is_served_with_its_static_files(deploy, settings, tmp_path):
 
     settings.STATIC_ROOT = tmp_path / "staticfiles"  # what `make package` collects into the package
     call_command("collectstatic", interactive=False, verbosity=0)
-    deployed = deploy()  # WhiteNoise lists STATIC_ROOT when the handler starts
+    deployed = deploy()  # WhiteNoise lists STATIC_ROOT on the first request for a static file
 
     page = deployed.request("GET", "/admin/login/")
     [stylesheet_url] = re.findall(r'<link rel="stylesheet" href="([^"]*/admin/css/base\.css)"', page["body"])

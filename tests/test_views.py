@@ -344,10 +344,14 @@ def test_answering_the_webhook_never_imports_the_reply_text_counter():
 NOT_FOR_THE_WEBHOOK = (
     *("rest_framework.views", "drf_spectacular.views", "django.test"),  # the API's URLs
     *("PIL", "requests_oauthlib", "twitter_text", "pkg_resources"),  # a photo's download, X's client, a reply's text
+    # The console's URLs and the admin's registrations (imagebot_site/admin_urls.py): the bot's
+    # ModelAdmins, auth's, and the reply composer's regex module, which the console imports.
+    *("imagebot_site.admin_urls", "bot.admin", "bot.admin.tweets", "django.contrib.auth.admin", "regex"),
+    "whitenoise.middleware",  # set up on the first request for a static file (imagebot_site/middleware.py)
 )
 
 
-def test_answering_the_crc_imports_neither_the_api_nor_pillow_nor_x_s_client():
+def test_answering_the_crc_imports_neither_the_api_nor_pillow_nor_x_s_client_nor_the_console():
     # Through Django's own WSGI handler, as Zappa calls it (django.test's client would import django.test).
     code = (
         "import django, json, sys; django.setup()\n"
