@@ -15,6 +15,8 @@ venv: $(STAMP)
 $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# psycopg 3 was the driver before psycopg2 (issue 10); Django prefers it when both are installed.
+	$(BIN)/python -m pip uninstall --quiet --disable-pip-version-check -y psycopg psycopg-binary 2>/dev/null || true
 	rm -f $(VENV)/.installed-*
 	touch $@
 
