@@ -17,12 +17,13 @@ Jobs take ids, never objects, and every job is safe to run twice.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
@@ -40,6 +41,7 @@ J = TypeVar("J", bound=Job)
 JOBS: dict[str, Job] = {}
 
 _queue: queue.Queue[tuple[str, int]] | None = None
+_held: contextvars.ContextVar[list[tuple[Job, int]] | None] = contextvars.ContextVar("dispatches_held", default=None)
 _queue_lock = threading.Lock()
 # Background threads run at this much lower priority (Linux nice), so the webhook's
 # threads get the CPU first when both want it.
@@ -85,7 +87,30 @@ def dispatch(job: Job, tweet_pk: int) -> None:
 
 def dispatch_on_commit(job: Job, tweet_pk: int) -> None:
     """Dispatch once the surrounding transaction has committed (never for a rolled-back row)."""
+    held = _held.get()
+    if held is not None:
+        held.append((job, tweet_pk))
+        return
     transaction.on_commit(partial(_dispatch_committed, job, tweet_pk))
+
+
+@contextlib.contextmanager
+def dispatches_held() -> Iterator[None]:
+    """Hold the block's dispatches until it ends, then dispatch them on commit; drop them if it raises.
+
+    For a block that holds a lock through its own transaction (SQLite's writer queue): on-commit
+    work registered inside it would run as the transaction ends, still under the lock, and an
+    inline dispatch runs a whole tweet's pipeline there. Held, it runs once the lock is let go
+    (at once, or when an enclosing transaction commits).
+    """
+    held: list[tuple[Job, int]] = []
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    for job, tweet_pk in held:
+        dispatch_on_commit(job, tweet_pk)
 
 
 def _dispatch_committed(job: Job, tweet_pk: int) -> None:

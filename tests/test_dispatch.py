@@ -114,3 +114,28 @@ def test_with_the_queue_full_a_new_tweet_is_recorded_and_the_sweeper_later_proce
     assert sweep()["redispatched"] == 1
     tweet.refresh_from_db()
     assert (tweet.status, tweet.reply.status) == (Tweet.Status.DONE, Reply.Status.DRY_RUN)
+
+
+@pytest.mark.django_db(transaction=True)  # no enclosing transaction: a dispatch on commit runs at once
+def test_held_dispatches_wait_for_the_block_to_end_and_are_dropped_when_it_raises(recording_job, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_DISPATCH", "inline")
+    with dispatch.dispatches_held():
+        dispatch.dispatch_on_commit(record_job, 1)
+        dispatch.dispatch_on_commit(record_job, 2)
+        assert ran == []  # not while the block runs
+    assert [pk for pk, _thread in ran] == [1, 2]
+    with pytest.raises(RuntimeError), dispatch.dispatches_held():
+        dispatch.dispatch_on_commit(record_job, 3)
+        raise RuntimeError("rolled back")
+    assert [pk for pk, _thread in ran] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_inline_pipeline_runs_after_the_sqlite_writer_queue_is_let_go(monkeypatch):
+    from bot import writer
+
+    monkeypatch.setenv("IMAGEBOT_DISPATCH", "inline")
+    queue_held_while_processing = []
+    monkeypatch.setattr(dispatch, "dispatch", lambda job, tweet_pk: queue_held_while_processing.append(writer._THREADS.locked()))
+    services.delivery_record(body=b"{}", payload=samples.delivery(samples.tweet(author_id="1600000000000000005")))
+    assert queue_held_while_processing == [False]  # committed, dispatched, and the queue free for the next delivery

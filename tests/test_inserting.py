@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.forms.models import model_to_dict
 
 from bot.inserting import instances_insert
 from bot.models import Delivery, Photo, Tweet
@@ -46,9 +45,10 @@ def tweet_values(x_id: str, delivery: Delivery) -> dict:
 
 
 def stored(instance) -> dict:
-    """Everything the database holds for the instance's row but its id and creation time."""
-    row = model_to_dict(type(instance).objects.get(pk=instance.pk))
-    row.pop("id")
+    """Every column of the instance's row but its id and the times of its writing."""
+    row = type(instance).objects.filter(pk=instance.pk).values().get()
+    for name in ("id", "received_at", "updated_at"):
+        row.pop(name, None)
     return {name: bytes(value) if isinstance(value, memoryview) else value for name, value in row.items()}
 
 
@@ -63,20 +63,35 @@ def test_a_delivery_and_its_tweet_are_stored_as_save_stores_them():
     tweet_by_save = Tweet.objects.create(**tweet_values("1600000000000000001", by_save))
     tweet = Tweet(**tweet_values("1600000000000000002", inserted))
     instances_insert([tweet])
-    expected = stored(tweet_by_save) | {"x_id": "1600000000000000002", "delivery": inserted.pk}
+    expected = stored(tweet_by_save) | {"x_id": "1600000000000000002", "delivery_id": inserted.pk}
     assert stored(tweet) == expected
     assert Tweet.objects.get(pk=tweet.pk).posted_at == POSTED and tweet.delivery_id == inserted.pk
 
 
-def test_several_photos_in_one_statement(django_assert_num_queries):
+def photos(tweet: Tweet) -> list[Photo]:
+    return [Photo(tweet=tweet, position=n, source_url=f"https://pbs.twimg.com/media/p{n}.jpg", media_key=f"3_{n}") for n in range(3)]
+
+
+def test_several_photos_in_one_statement_as_bulk_create_stores_them(django_assert_num_queries):
     delivery = Delivery.objects.create(**delivery_values())
-    tweet = Tweet.objects.create(**tweet_values("1600000000000000003", delivery))
-    photos = [Photo(tweet=tweet, position=n, source_url=f"https://pbs.twimg.com/media/p{n}.jpg", media_key=f"3_{n}") for n in range(3)]
+    by_bulk_create = Photo.objects.bulk_create(photos(Tweet.objects.create(**tweet_values("1600000000000000003", delivery))))
+    tweet = Tweet.objects.create(**tweet_values("1600000000000000006", delivery))
+    inserted = photos(tweet)
     with django_assert_num_queries(1):
-        instances_insert(photos)
-    assert list(tweet.photos.order_by("position").values_list("position", "source_url", "status", "media_key")) == [
-        (n, f"https://pbs.twimg.com/media/p{n}.jpg", Photo.Status.PENDING, f"3_{n}") for n in range(3)
-    ]
+        instances_insert(inserted)
+    assert [photo.pk for photo in inserted] == list(tweet.photos.order_by("position").values_list("pk", flat=True))
+    assert [stored(photo) | {"tweet_id": None} for photo in inserted] == [stored(photo) | {"tweet_id": None} for photo in by_bulk_create]
+    assert stored(inserted[2])["source_url"] == "https://pbs.twimg.com/media/p2.jpg" and not any(photo._state.adding for photo in inserted)
+
+
+def test_a_related_row_saved_after_it_was_assigned_is_referred_to_as_save_would():
+    delivery = Delivery(**delivery_values())
+    tweet = Tweet(**tweet_values("1600000000000000007", delivery))  # assigned while the delivery had no id
+    instances_insert([delivery])
+    instances_insert([tweet])
+    assert Tweet.objects.get(pk=tweet.pk).delivery_id == delivery.pk
+    with pytest.raises(ValueError, match="unsaved related object"):
+        instances_insert([Tweet(**tweet_values("1600000000000000008", Delivery(**delivery_values())))])
 
 
 def test_a_known_x_id_raises_integrity_error_as_save_does():
@@ -85,12 +100,19 @@ def test_a_known_x_id_raises_integrity_error_as_save_does():
     with pytest.raises(IntegrityError), transaction.atomic():
         instances_insert([Tweet(**tweet_values("1600000000000000004", delivery))])
     assert Tweet.objects.filter(x_id="1600000000000000004").count() == 1
+    with transaction.atomic():  # caught inside a transaction: it can only be rolled back, as after save()
+        with pytest.raises(IntegrityError):
+            instances_insert([Tweet(**tweet_values("1600000000000000004", delivery))])
+        assert transaction.get_connection().needs_rollback
+        transaction.set_rollback(True)
 
 
 def test_only_new_instances_of_one_model():
     delivery = Delivery.objects.create(**delivery_values())
     with pytest.raises(ValueError, match="new instances of one model"):
         instances_insert([delivery])  # already saved
+    with pytest.raises(ValueError, match="without primary keys"):
+        instances_insert([Delivery(pk=12345, **delivery_values())])
     with pytest.raises(ValueError, match="new instances of one model"):
         instances_insert([Delivery(**delivery_values()), Tweet(**tweet_values("1600000000000000005", delivery))])
     instances_insert([])  # nothing to do

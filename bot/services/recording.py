@@ -21,7 +21,7 @@ from bot.services.errors import RecordingFailed
 from bot.services.photos import photos_record
 from bot.services.processing import tweet_process
 from bot.services.storage import tweet_photos_delete
-from bot.services.writer import one_writer
+from bot.writer import one_writer
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery, *, careful: bool) -> D
     """One transaction: the delivery and its tweets. careful: tweets already known are looked up
     first, and each new one is inserted behind a savepoint (a concurrent copy may insert it first);
     otherwise each is a plain insert, and a known one raises IntegrityError."""
-    with one_writer(), transaction.atomic():
+    with dispatch.dispatches_held(), one_writer(), transaction.atomic():
         delivery = Delivery(
             body=body,
             size=len(body),
@@ -109,7 +109,7 @@ def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
     """
     parsed = ParsedDelivery(for_user_x_id=for_user_x_id)
     recorded = 0
-    with one_writer(), transaction.atomic():
+    with dispatch.dispatches_held(), one_writer(), transaction.atomic():
         known = _known_tweets(tuple(events))
         for event in sorted(events, key=_id_order):
             recorded += _tweet_record(event, delivery=None, parsed=parsed, known=known.get(event.x_id), careful=True) is not None
