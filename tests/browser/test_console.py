@@ -57,8 +57,21 @@ def _log_in(browser, live_server) -> None:
     browser.get(live_server.url + "/admin/login/?next=/admin/")
     browser.find_element(By.NAME, "username").send_keys("operator")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]").click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]"))
     assert browser.find_element(By.ID, "console-nav").is_displayed()
+
+
+def _follow(browser, element) -> None:
+    """Click what leads to another page, and wait until it has replaced this one: a form's
+    submission can still be on its way when the click returns, and the old page's elements
+    would be read (or go stale while read)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
 
 
 def _messages(browser) -> str:
@@ -80,14 +93,14 @@ def test_an_operator_runs_the_bot_from_the_console(browser, screenshot, live_ser
     assert "Dashboard" in browser.find_element(By.ID, "console-links").text
 
     # The dashboard.
-    browser.find_element(By.LINK_TEXT, "Dashboard").click()
+    _follow(browser, browser.find_element(By.LINK_TEXT, "Dashboard"))
     assert "Health" in browser.find_element(By.ID, "health").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.console-chart")) == 4
     assert "Dog" in browser.find_element(By.ID, "top-labels").text
     screenshot("dashboard")
 
     # The tweet list fits a 1366 px screen.
-    browser.find_element(By.CSS_SELECTOR, "#console-nav a[href$='/bot/tweet/']").click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "#console-nav a[href$='/bot/tweet/']"))
     assert DOG_REPLY[:40] in browser.find_element(By.ID, "result_list").text
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 1366
     results = browser.find_element(By.CSS_SELECTOR, "#changelist .results")
@@ -97,12 +110,12 @@ def test_an_operator_runs_the_bot_from_the_console(browser, screenshot, live_ser
     screenshot("tweets")
 
     # A filter: posts that show an animal.
-    browser.find_element(By.CSS_SELECTOR, "#changelist-filter a[href*='animal=yes']").click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "#changelist-filter a[href*='animal=yes']"))
     listed = browser.find_element(By.ID, "result_list").text
     assert rows["dog"].x_id in listed and rows["car"].x_id not in listed
 
     # A tweet's page: the reply with its link on X, the photo, its labels.
-    browser.find_element(By.LINK_TEXT, rows["dog"].x_id).click()
+    _follow(browser, browser.find_element(By.LINK_TEXT, rows["dog"].x_id))
     page = browser.find_element(By.ID, "content").text
     assert DOG_REPLY in page and "Dog (99.5%)" in page
     image = browser.find_element(By.CSS_SELECTOR, "img[alt='photo 1']")
@@ -113,22 +126,22 @@ def test_an_operator_runs_the_bot_from_the_console(browser, screenshot, live_ser
     browser.get(live_server.url + "/admin/bot/tweet/")
     browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{rows['failed'].pk}']").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("reprocess")
-    browser.find_element(By.NAME, "index").click()
+    _follow(browser, browser.find_element(By.NAME, "index"))
     assert "Re-run: 1 done" in _messages(browser)
     assert Tweet.objects.get(pk=rows["failed"].pk).status != Tweet.Status.FAILED
 
     # Register the webhook: X's CRC check reaches this live site and passes.
     fake_x.crc_over_http = True
-    browser.find_element(By.CSS_SELECTOR, "#console-nav a[href$='/bot/webhook/']").click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "#console-nav a[href$='/bot/webhook/']"))
     field = browser.find_element(By.ID, "webhook-url")
     field.clear()
     field.send_keys(live_server.url + "/webhooks/x/")
-    browser.find_element(By.ID, "webhook-register").click()
+    _follow(browser, browser.find_element(By.ID, "webhook-register"))
     assert "CRC check passed" in _messages(browser)
     webhook = Webhook.objects.get()
     browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{webhook.pk}']").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("subscribe")
-    browser.find_element(By.NAME, "index").click()
+    _follow(browser, browser.find_element(By.NAME, "index"))
     assert "the bot account is subscribed" in _messages(browser)
     screenshot("webhook")
 
@@ -136,9 +149,9 @@ def test_an_operator_runs_the_bot_from_the_console(browser, screenshot, live_ser
     stub_detection(rekognition_stub, labels=DOG)
     photo_path = tmp_path / "dog.jpg"
     photo_path.write_bytes(make_image_bytes(size=(400, 300), color="sienna"))
-    browser.find_element(By.CSS_SELECTOR, "#console-nav a[href$='/try/']").click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "#console-nav a[href$='/try/']"))
     browser.find_element(By.CSS_SELECTOR, "#trial-form input[type=file]").send_keys(str(photo_path))
-    browser.find_element(By.ID, "trial-submit").click()
+    _follow(browser, browser.find_element(By.ID, "trial-submit"))
     assert browser.find_element(By.ID, "trial-reply").text == "Hi @operator. On your image, I can recognise: Dog, Pet, Animal, Mammal."
     screenshot("try")
     trial = Tweet.objects.get(is_trial=True)
