@@ -715,27 +715,29 @@ def settings_problems(rules: Iterable[Callable[[], list[str]]] = COMBINATION_RUL
 # A step's time outside its calls (the database, reading a stored photo) and two
 # workers' clocks disagreeing.
 CLAIM_MARGIN_SECONDS = 60
+# The waits between tries, which the claims must outlive: bot.x_api waits these before its
+# extra tries of a call to X (then the last for any further try); bot.recognition a random
+# delay of up to min(AWS_BACKOFF_CAP, AWS_BACKOFF_BASE * 2**n) seconds before extra try n.
+X_BACKOFF_SECONDS = (1.0, 2.0, 4.0)
+AWS_BACKOFF_BASE = 0.5
+AWS_BACKOFF_CAP = 20.0
 
 
 def x_call_longest_seconds() -> float:
     """The longest one call to X can take: every try at its full timeouts, and between tries
     the longest wait (x_api's backoff, or a rate-limit reset up to IMAGEBOT_X_MAX_RATE_LIMIT_WAIT)."""
-    from bot import x_api  # imported when used: x_api reads its settings from here
-
     connect, read = x_timeout()
     retries = x_max_retries()
-    longest_wait = max(max(x_api.BACKOFF_SECONDS), x_max_rate_limit_wait())
+    longest_wait = max(max(X_BACKOFF_SECONDS), x_max_rate_limit_wait())
     return (retries + 1) * (connect + read) + retries * longest_wait
 
 
 def recognition_longest_seconds() -> float:
     """The longest one photo's recognition can take: DetectLabels and DetectModerationLabels,
     each tried 1 + IMAGEBOT_AWS_MAX_RETRIES times at its full timeouts, with the longest backoffs."""
-    from bot import recognition  # imported when used: recognition reads its settings from here
-
     connect, read = aws_timeout()
     retries = aws_max_retries()
-    backoffs = sum(min(recognition.BACKOFF_CAP, recognition.BACKOFF_BASE * 2**attempt) for attempt in range(retries))
+    backoffs = sum(min(AWS_BACKOFF_CAP, AWS_BACKOFF_BASE * 2**attempt) for attempt in range(retries))
     return 2 * ((retries + 1) * (connect + read) + backoffs)
 
 

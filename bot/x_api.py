@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 # The one seam for every wait (rate-limit resets, backoff). Tests replace it.
 sleep = time.sleep
 
-BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # then 4 s for any further try
 _X_ID = re.compile(r"[1-9][0-9]{0,18}")  # X's ids (users, tweets, webhooks), matched whole
 _RATE_LIMIT_HEADERS = ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour")
 # X's longest rate-limit window is a day. A reset or Retry-After further away than twice
@@ -225,7 +224,7 @@ def _may_have_arrived(exc: requests.RequestException) -> bool:
 
 
 def _backoff(retry: int) -> float:
-    return BACKOFF_SECONDS[min(retry, len(BACKOFF_SECONDS) - 1)]
+    return conf.X_BACKOFF_SECONDS[min(retry, len(conf.X_BACKOFF_SECONDS) - 1)]  # then the last for any further try
 
 
 def _describe_transport_error(exc: requests.RequestException, timeout: tuple[float, float]) -> str:

@@ -47,9 +47,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Backoff before extra try n (0-based): a random delay between half and all of
-# min(BACKOFF_CAP, BACKOFF_BASE * 2**n) seconds.
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 20.0
+# min(BACKOFF_CAP, BACKOFF_BASE * 2**n) seconds (set in bot.conf, whose claims outlive it).
+BACKOFF_BASE = conf.AWS_BACKOFF_BASE
+BACKOFF_CAP = conf.AWS_BACKOFF_CAP
 
 # The waiting seam: tests replace it so that retries take no time.
 sleep: Callable[[float], None] = time.sleep
