@@ -18,11 +18,11 @@ import time
 from common import database
 from django.db import connection
 from django.test import Client
-from webhook import measure  # configures the bench settings and Django
+from webhook import measure, signed_posts  # configures the bench settings and Django
 
 from bot import dispatch
 from bot.events import parse_delivery, samples as payloads
-from tests.fixtures.webhook import encode, sign
+from tests.fixtures.webhook import encode
 
 
 def main() -> None:
@@ -39,14 +39,7 @@ def run(n: int) -> None:
     client = Client()
 
     def post(bodies):
-        signatures = [sign(body, "bench-secret") for body in bodies]
-        return lambda i: client.generic(
-            "POST",
-            "/webhooks/x/",
-            bodies[i % len(bodies)],
-            content_type="application/json",
-            HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures[i % len(bodies)],
-        )
+        return signed_posts(client, bodies)
 
     xaa = [encode(payloads.activity_delivery(payloads.v2_post())) for _ in range(n)]
     aa = [encode(payloads.delivery(payloads.tweet())) for _ in range(n)]

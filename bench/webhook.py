@@ -59,6 +59,18 @@ def measure(name: str, make_request, n: int, body_bytes: int = 0) -> dict:
     }
 
 
+def signed_posts(client: Client, bodies: list[bytes]):
+    """Request i: the webhook POST of bodies[i % len(bodies)], signed with the bench's secret."""
+    signatures = [sign(body, "bench-secret") for body in bodies]
+    return lambda i: client.generic(
+        "POST",
+        "/webhooks/x/",
+        bodies[i % len(bodies)],
+        content_type="application/json",
+        HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures[i % len(bodies)],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
@@ -73,14 +85,7 @@ def run(n: int) -> None:
     client = Client()
 
     def post(bodies):
-        signatures = [sign(body, "bench-secret") for body in bodies]
-        return lambda i: client.generic(
-            "POST",
-            "/webhooks/x/",
-            bodies[i % len(bodies)],
-            content_type="application/json",
-            HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures[i % len(bodies)],
-        )
+        return signed_posts(client, bodies)
 
     def fresh(photos):
         return [encode(payloads.delivery(payloads.tweet(photos=photos))) for _ in range(n)]
