@@ -7,7 +7,9 @@ budget lives in the database (RateBudget), so every worker and process shares it
 - `reply_slot_take` hands out one call of the window, or says until when to wait. While
   nothing is known of the window (no answer seen yet) one call goes out alone, a probe,
   and the others wait for its answer; once a window ends, the next starts with the
-  limit X last stated, so the only 429 there can be is the first probe's.
+  limit X last stated, so the only 429 there can be is the first probe's. Should a
+  window be spent without any answer saying when it ends (X down, answers without
+  headers), a probe learns it again rather than the replies waiting for ever.
 - `reply_rate_limit_record` takes what an answer's headers say (x_api's on_rate_limit).
 - A reply that must wait stays pending; its tweet keeps `not_before` (the window's
   reset) and the sweeper dispatches it again then, oldest first, no more at a time than
@@ -54,8 +56,9 @@ def reply_slot_take(tweet_pk: int) -> datetime | None:
         if budget.resets_at is not None and budget.resets_at <= now:
             # The window X spoke of is over; the next starts full (its end is known from its first answer).
             budget.remaining, budget.resets_at = budget.limit or 0, None
-        if budget.resets_at is None and budget.limit is None:
-            # Nothing known of the window: one call learns it before any other goes out.
+        if budget.resets_at is None and (budget.limit is None or budget.remaining <= 0):
+            # Nothing known of the window, or this window spent without X ever saying when it
+            # ends (its answers had no headers, or none came): one call learns it before any other.
             budget.probe_until = now + timedelta(seconds=conf.reply_longest_seconds())
             budget.save()
             return None
@@ -63,7 +66,7 @@ def reply_slot_take(tweet_pk: int) -> datetime | None:
             budget.remaining -= 1
             budget.save()
             return None
-        return budget.resets_at or now + PROBE_WAIT
+        return budget.resets_at
 
 
 def _older_held(tweet_pk: int, now: datetime) -> datetime | None:
@@ -85,8 +88,8 @@ def reply_rate_limit_record(limit: x_api.RateLimit) -> None:
         known = budget.resets_at
         if (known is not None and resets_at < known) or (known is None and resets_at <= timezone.now()):
             return  # a late answer from a window that is over
-        if (known is None and budget.limit is None) or (known is not None and resets_at > known):
-            budget.remaining = limit.remaining  # the probe's answer, or a window we had not seen begin
+        if budget.probe_until is not None or budget.limit is None or (known is not None and resets_at > known):
+            budget.remaining = limit.remaining  # a probe's answer, or a window we had not seen begin
         else:
             # This window: calls handed out but not answered yet are not in X's count.
             budget.remaining = min(budget.remaining, limit.remaining)
@@ -113,6 +116,6 @@ def reply_slots_open() -> int:
         return 0
     if budget.resets_at is not None and budget.resets_at <= now:
         return budget.limit or 1
-    if budget.resets_at is None and budget.limit is None:
-        return 1
+    if budget.resets_at is None and (budget.limit is None or budget.remaining <= 0):
+        return 1  # a probe
     return budget.remaining

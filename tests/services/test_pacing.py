@@ -136,3 +136,16 @@ def test_the_rate_limit_headers_of_every_answer_are_read():
     assert limit == x_api.RateLimit(limit=100, remaining=7, reset=1795608930.0)
     assert x_api.rate_limit_of({"x-rate-limit-remaining": "7"}) is None
     assert x_api.rate_limit_of({"x-rate-limit-remaining": "-1", "x-rate-limit-reset": "1795608930"}) is None
+
+
+def test_a_window_spent_without_x_saying_when_it_ends_is_probed_again_not_waited_for_ever():
+    pacing.reply_rate_limit_record(x_api.RateLimit(limit=2, remaining=2, reset=time.time() + 1))
+    RateBudget.objects.update(resets_at=timezone.now() - timedelta(seconds=1))  # that window is over
+    for _ in range(2):  # both calls of the next one go out; no answer says where the window stands
+        assert pacing.reply_slot_take(10**6) is None
+        pacing.reply_probe_release()
+    assert pacing.reply_slots_open() == 1  # the sweeper may send one
+    assert pacing.reply_slot_take(10**6) is None  # and it goes, as a probe
+    assert pacing.reply_slot_take(10**6 + 1) is not None  # the others wait for its answer
+    pacing.reply_rate_limit_record(x_api.RateLimit(limit=2, remaining=1, reset=time.time() + 900))
+    assert pacing.reply_slot_take(10**6 + 1) is None and RateBudget.objects.get().remaining == 0
