@@ -4,7 +4,8 @@ X Activity deliveries name a post's media by key without their URLs, and a post 
 summons the bot without a photo of its own ("@bot what is this?" under someone's
 picture) points at another post's. One GET /2/tweets (up to 100 posts a call, media
 expanded) answers both: the photos recognised are the post's own, else the quoted
-post's, else the replied-to post's. The reply still answers the summoning post only.
+post's, else the replied-to post's, never one by a person who opted out. The reply still
+answers the summoning post only.
 
 A step of tweet processing (never in the webhook's request): it runs once per tweet,
 cleared by `media_lookup`, and a failed lookup is a TemporaryFailure for the sweeper.
@@ -23,6 +24,7 @@ from bot import conf
 from bot.events.activity import PostPhotos, posts_photos
 from bot.models import Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
+from bot.services.opting import authors_opted_out
 from bot.services.photos import photos_record
 
 # X's limit spent for longer than a step may wait: the sweeper comes back after the reset, as for replies.
@@ -64,6 +66,9 @@ def tweets_hydrate(tweet_pks: Iterable[int]) -> int:
                     tweet_wait_for_rate_limit(tweet.pk, exc.retry_after)
             raise (PermanentFailure if exc.permanent else TemporaryFailure)(f"looking up photos: {exc.message}") from exc
         found.update(posts_photos(answer))
+    # Nothing of a person who opted out is downloaded, even under a post that asks about it.
+    opted_out = authors_opted_out(post.author_x_id for post in found.values())
+    found = {x_id: post for x_id, post in found.items() if post.author_x_id not in opted_out}
     with_photos = 0
     for tweet in tweets:
         with_photos += _tweet_photos_keep(tweet, found)

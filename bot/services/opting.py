@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -70,6 +71,14 @@ def tweet_optout_reason(event: TweetEvent) -> str:
 
 def author_opted_out(author_x_id: str) -> bool:
     return bool(author_x_id) and OptOut.objects.filter(author_x_id=author_x_id, opted_out=True).exists()
+
+
+def authors_opted_out(author_x_ids: Iterable[str]) -> set[str]:
+    """Which of these people opted out, in one query."""
+    wanted = {author for author in author_x_ids if author}
+    if not wanted:
+        return set()
+    return set(OptOut.objects.filter(author_x_id__in=wanted, opted_out=True).values_list("author_x_id", flat=True))
 
 
 def _x_id_order(x_id: str) -> tuple[int, str]:

@@ -116,6 +116,22 @@ def test_a_post_with_its_own_photo_is_answered_about_its_own(deliver_payload, fa
     assert Reply.objects.get().text == DOG_REPLY
 
 
+def test_a_photo_by_someone_who_opted_out_is_never_downloaded_even_when_asked_about(deliver_payload, fake_x, media_server):
+    services.optout_create(OTHER_ID, username=OTHER_NAME)
+    url, _data = serve_jpeg(media_server)
+    parent = photo_post(fake_x, url, author_id=OTHER_ID, username=OTHER_NAME, mention_bot=False)
+    mention = payloads.v2_post(text=f"@{payloads.BOT_NAME} what is this?", photos=0, replied_to=(parent["id"], OTHER_ID))
+    fake_x.add_post(mention, username="ana")
+
+    deliver_payload(payloads.activity_delivery(mention))
+
+    tweet = Tweet.objects.get()
+    assert (tweet.status, tweet.photos_from_x_id) == (Tweet.Status.DONE, "")
+    assert not Photo.objects.exists() and not media_server.requests  # nothing of theirs fetched
+    assert Reply.objects.get().text == NO_PHOTO_REPLY  # and nothing of theirs described
+    assert_x_saw_only_valid_requests(fake_x)
+
+
 def test_no_photo_anywhere_gets_the_no_photo_reply(deliver_payload, fake_x):
     parent = fake_x.add_post(payloads.v2_post(photos=0, author_id=OTHER_ID, mention_bot=False), username=OTHER_NAME)
     mention = payloads.v2_post(photos=0, replied_to=(parent["id"], OTHER_ID))
