@@ -75,10 +75,15 @@ def replay_job_finished(event: ReplayDoneEvent) -> bool:
     """X's replay_job_status event: the job it names is done. Returns whether a running job ended."""
     complete = event.state.casefold() == "complete"
     jobs = ReplayJob.objects.filter(job_x_id=event.job_id)
+    if not jobs.exists():
+        # X can finish a short replay before its answer to the request is written down: the
+        # running job without an id yet (there is one running job at most) is this one.
+        jobs = ReplayJob.objects.filter(job_x_id="", status=ReplayJob.Status.RUNNING)
     if complete:
-        ended = jobs.move(ReplayJob.Status.RUNNING, ReplayJob.Status.COMPLETE, last_error="")
+        ended = jobs.move(ReplayJob.Status.RUNNING, ReplayJob.Status.COMPLETE, last_error="", job_x_id=event.job_id)
     else:
-        ended = jobs.move(ReplayJob.Status.RUNNING, ReplayJob.Status.FAILED, last_error=f"X: {event.state} {event.description}".strip())
+        last_error = f"X: {event.state} {event.description}".strip()
+        ended = jobs.move(ReplayJob.Status.RUNNING, ReplayJob.Status.FAILED, last_error=last_error, job_x_id=event.job_id)
     if ended:
         (logger.info if complete else logger.error)("replay %s ended: %s %s", event.job_id, event.state, event.description)
     return bool(ended)

@@ -163,6 +163,15 @@ class TestReplay:
         services.replay_start(webhook_x_id=webhook["id"], from_at=timezone.now() - timedelta(hours=1))  # the next may start
         assert len(fake_x.replay_jobs) == 2
 
+    def test_xs_completion_event_arriving_before_its_job_id_is_written_still_ends_the_job(self, deliver_payload):
+        now = timezone.now()
+        job = ReplayJob.objects.create(webhook_x_id="1800000000000000001", from_at=now - timedelta(hours=1), to_at=now)
+
+        deliver_payload(payloads.replay_done("1900000000000000007", "1800000000000000001"))
+
+        job.refresh_from_db()
+        assert (job.status, job.job_x_id) == ("complete", "1900000000000000007")  # the next replay may start
+
     def test_a_replayed_post_already_answered_is_not_answered_again(self, deliver, fake_x, media_server, rekognition_stub):
         url, data = serve_jpeg(media_server)
         stub_detection(rekognition_stub, labels=DOG, image={"Bytes": data})
