@@ -64,14 +64,23 @@ def _log_in(browser, live_server) -> None:
 def _follow(browser, element) -> None:
     """Click what leads to another page, and wait until it has replaced this one: a form's
     submission can still be on its way when the click returns, and the old page's elements
-    would be read (or go stale while read)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    would be read (or go stale while read).
+
+    The old page is marked on its window, and the wait is for a loaded document without the
+    mark. Watching the old <html> element go stale is not enough: while chromium swaps the
+    documents it can answer "Node with given id does not belong to the document" as an
+    unknown error rather than as a stale element, so errors while the page changes are
+    waited through (a page that never comes still fails, after 15 s)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.imagebotLeaving = true;")
     element.click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script(
+            "return document.readyState === 'complete' && window.imagebotLeaving === undefined;"
+        )
+    )
 
 
 def _messages(browser) -> str:
