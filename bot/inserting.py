@@ -7,9 +7,12 @@ statement once, from the model's own fields and the database's own operations (q
 VALUES, RETURNING), and turns each value into its database form through the field, as the
 ORM does (Field.pre_save for auto_now_add, then Field.get_db_prep_save). What it leaves
 out, the bot does not use on these models: signals (no receivers), expressions as values,
-database defaults and generated fields (refused), conflict handling (an IntegrityError is
-raised, and the transaction marked for rollback, as from save()). The tests compare its rows
-with save()'s and bulk_create()'s, field by field, on both databases.
+database defaults and generated fields (refused). A row that breaks a constraint raises
+IntegrityError, and the transaction is marked for rollback, as from save(); but
+instance_insert_new() skips a row whose unique key is taken (ON CONFLICT (key) DO NOTHING,
+on PostgreSQL and SQLite alike), which save() cannot: a redelivered post is then one
+statement that inserts nothing, not a failed transaction tried again. The tests compare its
+rows with save()'s and bulk_create()'s, field by field, on both databases.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from django.db import connections, models, router, transaction
+from django.db import NotSupportedError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 
@@ -27,32 +30,84 @@ def instances_insert(instances: Sequence[models.Model]) -> None:
     Each ends saved, auto_now_add fields and primary key set (from RETURNING; where the
     database has none, a lone row's from its last insert id, and rows of several stay unsaved).
     """
-    if not instances:
-        return
-    model = type(instances[0])
-    if any(type(instance) is not model or not instance._state.adding or instance.pk is not None for instance in instances):
-        raise ValueError("instances_insert takes new instances of one model, without primary keys")
-    alias = router.db_for_write(model)
-    connection = transaction.get_connection(alias)
-    fields = _fields(model)
-    for instance in instances:
-        instance._prepare_related_fields_for_save(operation_name="instances_insert")  # type: ignore[attr-defined]  # as bulk_create does
-    features = connection.features
-    returning = features.can_return_rows_from_bulk_insert if len(instances) > 1 else features.can_return_columns_from_insert
-    params = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for instance in instances for field in fields]
-    with transaction.mark_for_rollback_on_error(alias), connection.cursor() as cursor:
-        cursor.execute(_statement(model, alias, len(instances), returning), params)
-        if returning:
-            # In the order of the VALUES, as Django's bulk_create takes them (PostgreSQL, SQLite 3.35+).
-            pks = [row[0] for row in cursor.fetchall()]
-        elif len(instances) == 1:
-            pks = [connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)]
-        else:
-            return
-    for instance, pk in zip(instances, pks, strict=True):
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = alias
+    if instances:
+        Insert(instances).run()
+
+
+def instance_insert_new(instance: models.Model, *, unique: str) -> bool:
+    """INSERT this new instance unless a row already holds its value of the unique field `unique`: see Insert."""
+    return Insert([instance], unique=unique).run()
+
+
+class Insert:
+    """An INSERT of new instances of one model, prepared before the transaction that runs it.
+
+    Preparing turns every value into its database form (Field.pre_save, then
+    get_db_prep_save), but for foreign keys: those are read when it runs, so an instance can
+    refer to one not saved yet (a Tweet to its Delivery) that is inserted first, in the same
+    transaction. On SQLite, the transaction is the one writer at a time (bot.writer): what is
+    prepared before it opens is work the other writers need not wait for.
+
+    unique: a unique field; a row whose value of it is taken (committed by another
+    transaction, or written earlier in this one) is not inserted, and nothing fails: ON
+    CONFLICT (field) DO NOTHING. On PostgreSQL, a concurrent transaction inserting the same
+    value is waited for: its row counts once it commits, and is none if it rolls back. Other
+    constraints still raise IntegrityError. Needs a lone instance and INSERT ... RETURNING.
+    """
+
+    def __init__(self, instances: Sequence[models.Model], *, unique: str = "") -> None:
+        if not instances:
+            raise ValueError("nothing to insert")
+        self.model = type(instances[0])
+        if any(type(instance) is not self.model or not instance._state.adding or instance.pk is not None for instance in instances):
+            raise ValueError("instances_insert takes new instances of one model, without primary keys")
+        self.instances = instances
+        self.alias = router.db_for_write(self.model)
+        self.connection = connection = transaction.get_connection(self.alias)
+        features = connection.features
+        self.returning = features.can_return_rows_from_bulk_insert if len(instances) > 1 else features.can_return_columns_from_insert
+        self.unique = ""
+        if unique:
+            field = self.model._meta.get_field(unique)
+            if not getattr(field, "unique", False):
+                raise ValueError(f"{self.model.__name__}.{unique} is not unique")
+            if len(instances) != 1 or not self.returning:
+                raise NotSupportedError("an INSERT that skips a taken value takes one instance and needs INSERT ... RETURNING")
+            self.unique = field.column
+        fields = _fields(self.model)
+        self.params: list = []
+        self.related: list[tuple[int, models.Model, models.Field]] = []  # foreign keys, read when it runs
+        for instance in instances:
+            for field in fields:
+                if field.is_relation:
+                    self.related.append((len(self.params), instance, field))
+                    self.params.append(None)
+                else:
+                    self.params.append(field.get_db_prep_save(field.pre_save(instance, add=True), connection))
+
+    def run(self) -> bool:
+        """Insert the rows; True unless a taken unique value left its row out (the instance then stays unsaved)."""
+        for instance in self.instances:
+            instance._prepare_related_fields_for_save(operation_name="instances_insert")  # type: ignore[attr-defined]  # as bulk_create does
+        for index, instance, field in self.related:
+            self.params[index] = field.get_db_prep_save(field.pre_save(instance, add=True), self.connection)
+        model, connection = self.model, self.connection
+        with transaction.mark_for_rollback_on_error(self.alias), connection.cursor() as cursor:
+            cursor.execute(_statement(model, self.alias, len(self.instances), self.returning, self.unique), self.params)
+            if self.returning:
+                # In the order of the VALUES, as Django's bulk_create takes them (PostgreSQL, SQLite 3.35+).
+                pks = [row[0] for row in cursor.fetchall()]
+            elif len(self.instances) == 1:
+                pks = [connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)]
+            else:
+                return True
+        if not pks:
+            return False
+        for instance, pk in zip(self.instances, pks, strict=True):
+            instance.pk = pk
+            instance._state.adding = False
+            instance._state.db = self.alias
+        return True
 
 
 @cache
@@ -66,7 +121,8 @@ def _fields(model: type[models.Model]) -> tuple[models.Field, ...]:
 
 
 @cache
-def _statement(model: type[models.Model], alias: str, rows: int, returning: bool) -> str:
+def _statement(model: type[models.Model], alias: str, rows: int, returning: bool, skip_taken: str) -> str:
+    """The INSERT of `rows` rows; skip_taken: a unique column whose taken values insert nothing."""
     connection: BaseDatabaseWrapper = connections[alias]
     quote = connection.ops.quote_name
     fields = _fields(model)
@@ -74,6 +130,8 @@ def _statement(model: type[models.Model], alias: str, rows: int, returning: bool
     placeholders = [["%s"] * len(fields)] * rows
     values = connection.ops.bulk_insert_sql(fields, placeholders)  # type: ignore[arg-type]  # rows of placeholders, as Django passes them (django-stubs says strings)
     statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {values}"
+    if skip_taken:
+        statement += f" ON CONFLICT ({quote(skip_taken)}) DO NOTHING"
     if returning:
         statement += " " + connection.ops.return_insert_columns([model._meta.pk])[0]
     return statement

@@ -1,4 +1,4 @@
-"""instances_insert(): the rows it writes are the rows save() writes, field by field, on either database."""
+"""instances_insert() and instance_insert_new(): the rows they write are the rows save() writes, field by field, on either database."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, transaction
 
-from bot.inserting import instances_insert
+from bot.inserting import instance_insert_new, instances_insert
 from bot.models import Delivery, Photo, Tweet
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +117,27 @@ def test_only_new_instances_of_one_model():
         instances_insert([Delivery(**delivery_values()), Tweet(**tweet_values("1600000000000000005", delivery))])
     instances_insert([])  # nothing to do
     assert Delivery.objects.count() == 1
+
+
+def test_a_new_x_id_is_inserted_and_a_known_one_writes_nothing():
+    delivery = Delivery.objects.create(**delivery_values())
+    by_save = Tweet.objects.create(**tweet_values("1600000000000000010", delivery))
+    new = Tweet(**tweet_values("1600000000000000011", delivery))
+    with transaction.atomic():
+        assert instance_insert_new(new, unique="x_id") is True
+        again = Tweet(**{**tweet_values("1600000000000000010", delivery), "text": "a copy"})
+        assert instance_insert_new(again, unique="x_id") is False
+        assert not transaction.get_connection().needs_rollback  # the transaction goes on
+    assert new.pk is not None and not new._state.adding
+    assert stored(new) == {**stored(by_save), "x_id": "1600000000000000011"}
+    assert again.pk is None and again._state.adding
+    assert Tweet.objects.get(x_id="1600000000000000010").text == by_save.text  # left as it was
+
+
+def test_insert_new_skips_only_a_taken_key():
+    delivery = Delivery.objects.create(**delivery_values())
+    with pytest.raises(ValueError, match="not unique"):
+        instance_insert_new(Tweet(**tweet_values("1600000000000000012", delivery)), unique="author_x_id")
+    with pytest.raises(IntegrityError), transaction.atomic():  # another constraint still raises (SQLite's OR IGNORE would not)
+        instance_insert_new(Tweet(**{**tweet_values("1600000000000000012", delivery), "text": None}), unique="x_id")
+    assert not Tweet.objects.filter(x_id="1600000000000000012").exists()

@@ -87,5 +87,5 @@ def _tweet_photos_keep(tweet: Tweet, found: dict[str, PostPhotos]) -> bool:
         if source is None:
             logger.info("tweet %s: no photos on it or on the posts it points at", tweet.x_id)
             return False
-        photos_record(tweet, source.photos, ignore_conflicts=True)
+        photos_record(tweet, source.photos)
     return True

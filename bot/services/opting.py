@@ -50,23 +50,30 @@ def opt_word(text: str) -> str:
     return words if words in STOP_WORDS or words in START_WORDS else ""
 
 
-def tweet_optout_reason(event: TweetEvent) -> str:
-    """Why a post being recorded is not answered, as far as opting out goes ("" when it is).
-
-    A "stop" or "start" addressed to the bot changes its author's choice and is not answered.
-    Whether the author opted out earlier is not looked up here but when the post is processed
-    (tweet_process), before anything of theirs is downloaded: one look-up, at the latest
-    moment, and none on the webhook's answer.
-    """
+def tweet_opt_word(event: TweetEvent) -> str:
+    """The "stop" or "start" of a post addressed to the bot by someone else ("" for any other post)."""
     if not event.author_x_id:
         return ""
     addressed = event.mentions_bot or event.replies_to_bot or event.quotes_bot
-    word = opt_word(event.text) if addressed and not event.is_own else ""
+    return opt_word(event.text) if addressed and not event.is_own else ""
+
+
+def opt_word_reason(word: str) -> str:
+    """Why a post of this opt word is not answered ("" for none).
+
+    A "stop" or "start" addressed to the bot changes its author's choice and is not answered.
+    Whether the author opted out earlier is not looked up while a post is recorded but when it
+    is processed (tweet_process), before anything of theirs is downloaded: one look-up, at the
+    latest moment, and none on the webhook's answer.
+    """
     if not word:
         return ""
-    opted_out = word in STOP_WORDS
-    optout_set(event.author_x_id, opted_out=opted_out, word=word, by_x_id=event.x_id, username=event.author_username)
-    return f"its author opted {'out' if opted_out else 'back in'} ({word})"
+    return f"its author opted {'out' if word in STOP_WORDS else 'back in'} ({word})"
+
+
+def tweet_opt_word_apply(event: TweetEvent, word: str) -> None:
+    """The post just recorded says stop or start (tweet_opt_word): its author's choice changes."""
+    optout_set(event.author_x_id, opted_out=word in STOP_WORDS, word=word, by_x_id=event.x_id, username=event.author_username)
 
 
 def author_opted_out(author_x_id: str) -> bool:

@@ -19,18 +19,28 @@ from django.db.models import F
 
 from bot import recognition
 from bot.events import PhotoRef
-from bot.inserting import instances_insert
+from bot.inserting import Insert
 from bot.models import Label, Photo, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
 from bot.services.settling import tweet_touch
 from bot.services.storage import photo_storage_name, storage_replace
 
 
-def photos_record(tweet: Tweet, refs: Iterable[PhotoRef], *, ignore_conflicts: bool = False) -> None:
-    """A Photo row, pending, for each photo a post names (from a delivery, or looked up on X).
+def photos_record(tweet: Tweet, refs: Iterable[PhotoRef]) -> None:
+    """A Photo row, pending, for each photo a post looked up on X names; those it already has are left as they are."""
+    Photo.objects.bulk_create(_photos(tweet, refs), ignore_conflicts=True)
 
-    ignore_conflicts: photos the post already has are left as they are (a lookup on X again)."""
-    photos = [
+
+def photos_insert(tweet: Tweet, refs: Iterable[PhotoRef]) -> Insert | None:
+    """The INSERT of a Photo row, pending, for each photo a new post names (None: it names none).
+
+    Prepared before the post is written, to run after it: see Insert."""
+    photos = _photos(tweet, refs)
+    return Insert(photos) if photos else None
+
+
+def _photos(tweet: Tweet, refs: Iterable[PhotoRef]) -> list[Photo]:
+    return [
         Photo(
             tweet=tweet,
             position=ref.position,
@@ -41,10 +51,6 @@ def photos_record(tweet: Tweet, refs: Iterable[PhotoRef], *, ignore_conflicts: b
         )
         for ref in refs
     ]
-    if ignore_conflicts:
-        Photo.objects.bulk_create(photos, ignore_conflicts=True)
-    else:
-        instances_insert(photos)  # the webhook's answer: a new post's photos
 
 
 def photo_fetch(photo: Photo, *, give_up: bool = False) -> None:

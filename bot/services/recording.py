@@ -8,17 +8,18 @@ processing once the transaction has committed.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery, payload_load
-from bot.inserting import instances_insert
+from bot.inserting import Insert, instance_insert_new
 from bot.models import Delivery, Tweet
 from bot.services import opting, replaying
 from bot.services.errors import RecordingFailed
-from bot.services.photos import photos_record
+from bot.services.photos import photos_insert
 from bot.services.processing import tweet_process
 from bot.services.storage import tweet_photos_delete
 from bot.writer import one_writer
@@ -41,13 +42,7 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     """
     try:
         parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
-        try:
-            # Most deliveries bring tweets we do not have: plain inserts, no savepoints, no look-ups.
-            delivery = _delivery_record(body, parsed, careful=False)
-        except IntegrityError:
-            # One of its tweets is known (a redelivery, X's copy for another account, a
-            # concurrent copy): nothing of that try was kept; again, one tweet at a time.
-            delivery = _delivery_record(body, parsed, careful=True)
+        delivery = _delivery_record(body, parsed)
     except Exception as exc:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         logger.exception("could not record a delivery of %d bytes", len(body))
@@ -61,41 +56,38 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     return delivery
 
 
-def _delivery_record(body: bytes, parsed: ParsedDelivery, *, careful: bool) -> Delivery:
-    """One transaction: the delivery and its tweets. careful: tweets already known are looked up
-    first, and each new one is inserted behind a savepoint (a concurrent copy may insert it first);
-    otherwise each is a plain insert, and a known one raises IntegrityError."""
+def _delivery_record(body: bytes, parsed: ParsedDelivery) -> Delivery:
+    """One transaction: the delivery and its tweets, each tweet an insert that writes nothing when it is known.
+
+    The rows are prepared before the transaction opens, which then only writes them: on
+    SQLite it is the one writer at a time (bot.writer), and the other writers wait for it."""
+    delivery = Delivery(
+        body=body,
+        size=len(body),
+        outcome=Delivery.Outcome.RECORDED,
+        for_user_x_id=parsed.for_user_x_id,
+        event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
+        detail="; ".join(parsed.problems)[:MAX_DETAIL],
+        event_uuid=parsed.event_uuid,
+    )
+    delivery_insert = Insert([delivery])
+    # Every tweet's row in one order (a creation before its deletion), so deliveries
+    # sharing tweets cannot deadlock.
+    events = sorted((*parsed.tweets, *parsed.deletions), key=_id_order)
+    writes = [
+        event if isinstance(event, TweetDeleteEvent) else _NewTweet.prepare(event, delivery=delivery, for_user_x_id=parsed.for_user_x_id)
+        for event in events
+    ]
     with dispatch.dispatches_held(), one_writer(), transaction.atomic():
-        delivery = Delivery(
-            body=body,
-            size=len(body),
-            outcome=Delivery.Outcome.RECORDED,
-            for_user_x_id=parsed.for_user_x_id,
-            event_kinds=list(parsed.kinds[:MAX_KINDS_KEPT]),
-            detail="; ".join(parsed.problems)[:MAX_DETAIL],
-            event_uuid=parsed.event_uuid,
-        )
-        instances_insert([delivery])
-        known = _known_tweets(parsed.tweets) if careful else {}
-        # Every tweet's row in one order (a creation before its deletion), so deliveries
-        # sharing tweets cannot deadlock.
-        events: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
-        for event in sorted(events, key=_id_order):
-            if isinstance(event, TweetDeleteEvent):
-                tweet_mark_deleted(event.x_id, delivery=delivery, author_x_id=event.author_x_id)
+        delivery_insert.run()
+        for write in writes:
+            if isinstance(write, TweetDeleteEvent):
+                tweet_mark_deleted(write.x_id, delivery=delivery, author_x_id=write.author_x_id)
             else:
-                _tweet_record(event, delivery=delivery, parsed=parsed, known=known.get(event.x_id), careful=careful)
+                write.record()
         for done in parsed.replays_done:
             replaying.replay_job_finished(done)
     return delivery
-
-
-def _known_tweets(events: tuple[TweetEvent, ...]) -> dict[str, tuple[int, str, str]]:
-    """The tweets of these events we already have: x_id -> (pk, status, for_user_x_id)."""
-    if not events:
-        return {}
-    rows = Tweet.objects.filter(x_id__in={event.x_id for event in events}).values_list("x_id", "pk", "status", "for_user_x_id")
-    return {x_id: (pk, status, for_user) for x_id, pk, status, for_user in rows}
 
 
 def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
@@ -107,74 +99,89 @@ def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
 
     A post already recorded, by whatever way it came, creates nothing and dispatches nothing.
     """
-    parsed = ParsedDelivery(for_user_x_id=for_user_x_id)
-    recorded = 0
+    writes = [_NewTweet.prepare(event, delivery=None, for_user_x_id=for_user_x_id) for event in sorted(events, key=_id_order)]
     with dispatch.dispatches_held(), one_writer(), transaction.atomic():
-        known = _known_tweets(tuple(events))
-        for event in sorted(events, key=_id_order):
-            recorded += _tweet_record(event, delivery=None, parsed=parsed, known=known.get(event.x_id), careful=True) is not None
-    return recorded
+        return sum(write.record() for write in writes)
 
 
-def _tweet_record(
-    event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery, known: tuple[int, str, str] | None, careful: bool
-) -> Tweet | None:
-    """Create the Tweet and its Photo rows; None when the tweet is already known."""
-    reason = event.skip_reason or _other_account_reason(parsed.for_user_x_id) or opting.tweet_optout_reason(event)
-    if known is not None:
-        # A redelivery, or X's copy for another subscribed account, which may have been
-        # skipped from that account's view.
-        pk, status, for_user = known
-        if not reason and status == Tweet.Status.SKIPPED and for_user != parsed.for_user_x_id:
-            _tweet_take_over(pk, event, delivery=delivery, parsed=parsed)
-        return None
-    fields = {
-        "x_id": event.x_id,
-        "delivery": delivery,
-        "for_user_x_id": parsed.for_user_x_id,
-        "author_x_id": event.author_x_id,
-        "author_username": event.author_username,
-        "text": event.text,
-        "posted_at": event.posted_at,
-        "in_reply_to_x_id": event.in_reply_to_x_id,
-        "in_reply_to_user_x_id": event.in_reply_to_user_x_id,
-        "quoted_x_id": event.quoted_x_id,
-        "media_lookup": event.needs_media_lookup,
-        **_tweet_flags(event),
-        "status": Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
-        "skip_reason": reason,
-    }
-    tweet = Tweet(**fields)
-    if careful:
-        try:
-            with transaction.atomic():
-                instances_insert([tweet])
-        except IntegrityError:  # a concurrent copy of this delivery has it
-            if not reason:
+@dataclass
+class _NewTweet:
+    """A post to record: its Tweet and Photo rows, prepared, and whether it is answered.
+
+    Recorded, it is known already when its X id is: a redelivery, a concurrent copy (which
+    committed first), a replay, the reconcile reading it again, or X's copy for another
+    subscribed account, which may have been skipped from that account's view and is then
+    taken over."""
+
+    event: TweetEvent
+    tweet: Tweet
+    tweet_insert: Insert
+    photos_insert: Insert | None
+    delivery: Delivery | None
+    reason: str  # why it is not answered ("" when it is)
+    opt_word: str  # its "stop" or "start", applied once it is recorded
+
+    @classmethod
+    def prepare(cls, event: TweetEvent, *, delivery: Delivery | None, for_user_x_id: str) -> _NewTweet:
+        reason = event.skip_reason or _other_account_reason(for_user_x_id)
+        word = "" if reason else opting.tweet_opt_word(event)
+        reason = reason or opting.opt_word_reason(word)
+        tweet = Tweet(
+            x_id=event.x_id,
+            delivery=delivery,
+            for_user_x_id=for_user_x_id,
+            author_x_id=event.author_x_id,
+            author_username=event.author_username,
+            text=event.text,
+            posted_at=event.posted_at,
+            in_reply_to_x_id=event.in_reply_to_x_id,
+            in_reply_to_user_x_id=event.in_reply_to_user_x_id,
+            quoted_x_id=event.quoted_x_id,
+            media_lookup=event.needs_media_lookup,
+            **_tweet_flags(event),
+            status=Tweet.Status.SKIPPED if reason else Tweet.Status.RECEIVED,
+            skip_reason=reason,
+        )
+        return cls(
+            event=event,
+            tweet=tweet,
+            tweet_insert=Insert([tweet], unique="x_id"),
+            photos_insert=photos_insert(tweet, event.photos),
+            delivery=delivery,
+            reason=reason,
+            opt_word=word,
+        )
+
+    def record(self) -> bool:
+        """Write the rows, in the transaction; True when the post was new (and dispatched, when it is answered)."""
+        event, for_user_x_id = self.event, self.tweet.for_user_x_id
+        if not self.tweet_insert.run():
+            if not self.reason:
                 known = Tweet.objects.filter(x_id=event.x_id).values_list("pk", "status", "for_user_x_id").first()
-                if known is not None and known[1] == Tweet.Status.SKIPPED and known[2] != parsed.for_user_x_id:
-                    _tweet_take_over(known[0], event, delivery=delivery, parsed=parsed)
-            return None
-    else:
-        instances_insert([tweet])  # an IntegrityError here: delivery_record tries again, carefully
-    photos_record(tweet, event.photos)
-    if not reason:
-        dispatch.dispatch_on_commit(tweet_process, tweet.pk)
-    return tweet
+                if known is not None and known[1] == Tweet.Status.SKIPPED and known[2] != for_user_x_id:
+                    _tweet_take_over(known[0], event, delivery=self.delivery, for_user_x_id=for_user_x_id)
+            return False
+        if self.opt_word:
+            opting.tweet_opt_word_apply(event, self.opt_word)
+        if self.photos_insert is not None:
+            self.photos_insert.run()
+        if not self.reason:
+            dispatch.dispatch_on_commit(tweet_process, self.tweet.pk)
+        return True
 
 
-def _tweet_take_over(pk: int, event: TweetEvent, *, delivery: Delivery | None, parsed: ParsedDelivery) -> bool:
+def _tweet_take_over(pk: int, event: TweetEvent, *, delivery: Delivery | None, for_user_x_id: str) -> bool:
     """The bot's own copy of a tweet first recorded, and skipped, from another account's delivery."""
     # Still skipped: a concurrent copy of this delivery may have taken it over meanwhile.
     taken = (
         Tweet.objects.filter(pk=pk)
-        .exclude(for_user_x_id=parsed.for_user_x_id)
+        .exclude(for_user_x_id=for_user_x_id)
         .move(
             Tweet.Status.SKIPPED,
             Tweet.Status.RECEIVED,
             skip_reason="",
             delivery=delivery,
-            for_user_x_id=parsed.for_user_x_id,
+            for_user_x_id=for_user_x_id,
             **_tweet_flags(event),
         )
     )
@@ -221,22 +228,21 @@ def tweet_mark_deleted(x_id: str, *, delivery: Delivery | None = None, author_x_
         if marked:
             dispatch.dispatch_on_commit(tweet_photos_delete, pk)
         return bool(marked)
-    if delivery is None or Tweet.objects.filter(x_id=x_id).exists():
+    if delivery is None:
         return False
-    try:
-        with transaction.atomic():
-            Tweet.objects.create(
-                x_id=x_id,
-                delivery=delivery,
-                for_user_x_id=delivery.for_user_x_id,
-                author_x_id=author_x_id,
-                status=Tweet.Status.DELETED,
-                deleted_at=now,
-                skip_reason="deleted before the tweet itself was delivered",
-            )
-    except IntegrityError:  # its creation was being recorded at the same moment
-        return tweet_mark_deleted(x_id)
-    return True
+    deleted = Tweet(
+        x_id=x_id,
+        delivery=delivery,
+        for_user_x_id=delivery.for_user_x_id,
+        author_x_id=author_x_id,
+        status=Tweet.Status.DELETED,
+        deleted_at=now,
+        skip_reason="deleted before the tweet itself was delivered",
+    )
+    if instance_insert_new(deleted, unique="x_id"):
+        return True
+    # Known after all: deleted already (nothing to do), or its creation was recorded meanwhile.
+    return tweet_mark_deleted(x_id)
 
 
 def delivery_replay(body: bytes) -> Delivery:

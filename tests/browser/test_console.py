@@ -77,9 +77,7 @@ def _follow(browser, element) -> None:
     browser.execute_script("window.imagebotLeaving = true;")
     element.click()
     WebDriverWait(browser, 15, ignored_exceptions=(WebDriverException,)).until(
-        lambda driver: driver.execute_script(
-            "return document.readyState === 'complete' && window.imagebotLeaving === undefined;"
-        )
+        lambda driver: driver.execute_script("return document.readyState === 'complete' && window.imagebotLeaving === undefined;")
     )
 
 
