@@ -74,16 +74,19 @@ class Insert:
             if len(instances) != 1 or not self.returning:
                 raise NotSupportedError("an INSERT that skips a taken value takes one instance and needs INSERT ... RETURNING")
             self.unique = field.column
-        fields = _fields(self.model)
         self.params: list = []
         self.related: list[tuple[int, models.Model, models.Field]] = []  # foreign keys, read when it runs
         for instance in instances:
-            for field in fields:
+            for field, plain, default in _plan(self.model, self.alias):
                 if field.is_relation:
                     self.related.append((len(self.params), instance, field))
                     self.params.append(None)
+                    continue
+                value = getattr(instance, field.attname) if plain else field.pre_save(instance, add=True)
+                if default is not None and (value is default[0] or (type(value) is type(default[0]) and value == default[0])):
+                    self.params.append(default[1])  # the field's constant default, turned once
                 else:
-                    self.params.append(field.get_db_prep_save(field.pre_save(instance, add=True), connection))
+                    self.params.append(field.get_db_prep_save(value, connection))
 
     def run(self) -> bool:
         """Insert the rows; True unless a taken unique value left its row out (the instance then stays unsaved)."""
@@ -118,6 +121,28 @@ def _fields(model: type[models.Model]) -> tuple[models.Field, ...]:
         if getattr(field, "generated", False) or getattr(field, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED:
             raise ValueError(f"instances_insert cannot fill {model.__name__}.{field.name}: the database computes it")
     return fields
+
+
+@cache
+def _plan(model: type[models.Model], alias: str) -> tuple[tuple[models.Field, bool, tuple[object, object] | None], ...]:
+    """Each column's field; whether its pre_save only reads the value (most do: not auto_now,
+    not a file); and its constant default with that value's database form, or None.
+
+    Most of a new row's columns hold their field's default: turning it into its database form
+    once, instead of on every insert, halves the work of preparing a Tweet. A field's database
+    form of a value depends on the value and the database alone, for Django's own fields."""
+    connection = connections[alias]
+    plan = []
+    for field in _fields(model):
+        dated = isinstance(field, models.DateField | models.TimeField)  # DateTimeField is a DateField
+        plain = type(field).pre_save is models.Field.pre_save or (dated and not field.auto_now and not field.auto_now_add)  # type: ignore[attr-defined]
+        default = None
+        if plain and not field.is_relation and not (field.has_default() and callable(field.default)):
+            constant = field.get_default()
+            if constant is None or isinstance(constant, str | int | float | bool | bytes):
+                default = (constant, field.get_db_prep_save(constant, connection))
+        plan.append((field, plain, default))
+    return tuple(plan)
 
 
 @cache

@@ -175,18 +175,21 @@ def _mentions(entities: dict, display_text_range: Any, bot_id: str) -> bool:
 
 
 def _photos(post: dict, media: dict[str, dict]) -> tuple[tuple[PhotoRef, ...], tuple[str, ...]]:
-    """The post's photos whose URLs the answer carries, and the media keys it names without them."""
+    """The post's photos whose URLs the answer carries, and the media keys it names without them.
+
+    A photo's position is its key's place in the post's media_keys, whichever answer gave its
+    URL: the ones a delivery carried and the ones looked up later (hydrating) fit together."""
     keys = [read_text(key, 40) for key in read_list(read_dict(post.get("attachments")).get("media_keys"))]
     photos: list[PhotoRef] = []
     missing: list[str] = []
-    for key in dict.fromkeys(key for key in keys if key):
+    for position, key in enumerate(dict.fromkeys(key for key in keys if key)):
         if len(photos) + len(missing) == MAX_PHOTOS:
             break
         item = media.get(key)
         if item is None:
             missing.append(key)
             continue
-        ref = media_ref(item, position=len(photos))
+        ref = media_ref(item, position=position)
         if ref is not None:
             photos.append(ref)
     return tuple(photos), tuple(missing)

@@ -51,12 +51,16 @@ class TweetEvent:
     def needs_media_lookup(self) -> bool:
         """Its photos, or those of the post it quotes or answers, are to be looked up on X.
 
-        A post with photos of its own needs nothing more; one without may point at another
-        post's ("@bot what is this?" under a picture); the bot's own posts have none.
+        A post that names media without saying where they are needs its own looked up (those
+        it did carry are kept); one with all its photos needs nothing more; one without may
+        point at another post's ("@bot what is this?" under a picture); the bot's own posts
+        have none.
         """
+        if self.media_keys_missing:
+            return True
         if self.photos:
             return False
-        return bool(self.media_keys_missing or self.quoted_x_id or (self.in_reply_to_x_id and not self.replies_to_bot))
+        return bool(self.quoted_x_id or (self.in_reply_to_x_id and not self.replies_to_bot))
 
     @property
     def skip_reason(self) -> str:

@@ -22,7 +22,7 @@ from django.db import transaction
 
 from bot import conf
 from bot.events.activity import PostPhotos, posts_photos
-from bot.models import Tweet
+from bot.models import Photo, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
 from bot.services.opting import authors_opted_out
 from bot.services.photos import photos_record
@@ -76,7 +76,9 @@ def tweets_hydrate(tweet_pks: Iterable[int]) -> int:
 
 
 def _tweet_photos_keep(tweet: Tweet, found: dict[str, PostPhotos]) -> bool:
-    source = next((found[x_id] for x_id in _candidates(tweet) if x_id in found and found[x_id].photos), None)
+    # A post whose delivery carried some of its photos is asked about those: the rest of its own, never another post's.
+    candidates = [tweet.x_id] if Photo.objects.filter(tweet=tweet).exists() else _candidates(tweet)
+    source = next((found[x_id] for x_id in candidates if x_id in found and found[x_id].photos), None)
     with transaction.atomic():
         if not Tweet.objects.filter(pk=tweet.pk, media_lookup=True).update(
             media_lookup=False,

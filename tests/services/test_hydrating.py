@@ -116,6 +116,25 @@ def test_a_post_with_its_own_photo_is_answered_about_its_own(deliver_payload, fa
     assert Reply.objects.get().text == DOG_REPLY
 
 
+def test_a_post_whose_delivery_carried_one_of_its_photos_gets_the_other_looked_up(deliver_payload, fake_x, media_server, rekognition_stub):
+    first_url, data = serve_jpeg(media_server, "first.jpg")
+    second_url, _ = serve_jpeg(media_server, "second.jpg")  # the same bytes: either can be recognised first
+    for _ in range(2):
+        stub_detection(rekognition_stub, labels=DOG, image={"Bytes": data})
+    post = payloads.v2_post(photos=2)
+    first, second = post["attachments"]["media_keys"]
+    media = [payloads.v2_media(first, url=first_url), payloads.v2_media(second, url=second_url)]
+    fake_x.add_post(post, media=media, username="ana")
+
+    deliver_payload(payloads.activity_delivery(post, media=media[1:]))  # X Activity said where the second is, not the first
+
+    assert len(lookups(fake_x)) == 1
+    photos = list(Photo.objects.order_by("position").values_list("position", "media_key", "source_url", "status"))
+    assert photos == [(0, first, first_url, Photo.Status.RECOGNISED), (1, second, second_url, Photo.Status.RECOGNISED)]
+    assert sorted(media_server.paths) == ["/first.jpg", "/second.jpg"]
+    assert Tweet.objects.get().status == Tweet.Status.DONE
+
+
 def test_a_photo_by_someone_who_opted_out_is_never_downloaded_even_when_asked_about(deliver_payload, fake_x, media_server):
     services.optout_create(OTHER_ID, username=OTHER_NAME)
     url, _data = serve_jpeg(media_server)
