@@ -69,7 +69,7 @@ class Insert:
         self.unique = ""
         if unique:
             field = self.model._meta.get_field(unique)
-            if not getattr(field, "unique", False):
+            if not isinstance(field, models.Field) or not field.unique:
                 raise ValueError(f"{self.model.__name__}.{unique} is not unique")
             if len(instances) != 1 or not self.returning:
                 raise NotSupportedError("an INSERT that skips a taken value takes one instance and needs INSERT ... RETURNING")

@@ -26,9 +26,9 @@ from bot.models import Photo, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
 from bot.services.opting import authors_opted_out
 from bot.services.photos import photos_record
+from bot.services.settling import tweet_wait_for_rate_limit
 
 # X's limit spent for longer than a step may wait: the sweeper comes back after the reset, as for replies.
-from bot.services.replying import _tweet_wait_for_rate_limit as tweet_wait_for_rate_limit
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ processing once the transaction has committed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -74,7 +75,8 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery) -> Delivery:
     delivery_insert = Insert([delivery])
     # Every tweet's row in one order (a creation before its deletion), so deliveries
     # sharing tweets cannot deadlock.
-    events = sorted((*parsed.tweets, *parsed.deletions), key=_id_order)
+    pending: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
+    events = sorted(pending, key=_id_order)
     writes = [
         event if isinstance(event, TweetDeleteEvent) else _NewTweet.prepare(event, delivery=delivery, for_user_x_id=parsed.for_user_x_id)
         for event in events
@@ -108,7 +110,7 @@ def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
     return recorded
 
 
-def _known_taken_over(writes: list[_NewTweet | TweetDeleteEvent]) -> None:
+def _known_taken_over(writes: Sequence[_NewTweet | TweetDeleteEvent]) -> None:
     """After the commit, the known posts this account would answer: X's copy for another
     subscribed account may have recorded one as skipped from that account's view, and this
     account's copy takes it over. Looked up outside the transaction, which on SQLite the other

@@ -25,16 +25,12 @@ from bot import conf, recognition
 from bot.models import Photo, Reply, Tweet
 from bot.services import pacing
 from bot.services.errors import TemporaryFailure
-from bot.services.settling import tweet_deleted_meanwhile, tweet_settle, tweet_touch
+from bot.services.settling import tweet_deleted_meanwhile, tweet_settle, tweet_touch, tweet_wait_for_rate_limit
 
 if TYPE_CHECKING:
     from bot import x_api
 
 logger = logging.getLogger(__name__)
-
-
-RATE_LIMIT_PATIENCE = timedelta(hours=48)  # how long rate-limited rounds are free
-MAX_RATE_LIMIT_WAIT = timedelta(hours=25)  # X's longest window is a day
 
 
 def tweet_reply(tweet_pk: int) -> None:
@@ -163,7 +159,7 @@ def _reply_posted(reply: Reply, window_seen: x_api.RateLimitObserver) -> bool:
             return False
         this_reply.move(Reply.Status.POSTING, Reply.Status.PENDING, last_error=exc.message)
         if exc.status == 429 and exc.retry_after and exc.retry_after > conf.x_max_rate_limit_wait():
-            _tweet_wait_for_rate_limit(reply.tweet_id, exc.retry_after)
+            tweet_wait_for_rate_limit(reply.tweet_id, exc.retry_after)
         raise TemporaryFailure(f"reply: {exc.message}") from exc
     this_reply.move(Reply.Status.POSTING, Reply.Status.POSTED, x_id=reply_x_id, posted_at=timezone.now(), last_error="")
     return False
@@ -174,19 +170,6 @@ def _reply_hold(reply: Reply, until: datetime) -> None:
     sweeper dispatches the tweet again. Waiting for the window is not an attempt."""
     Reply.objects.filter(pk=reply.pk).move(Reply.Status.POSTING, Reply.Status.PENDING, attempts=F("attempts") - 1)
     Tweet.objects.filter(pk=reply.tweet_id, attempts__gt=0).update(not_before=until, attempts=F("attempts") - 1)
-
-
-def _tweet_wait_for_rate_limit(tweet_pk: int, seconds: float) -> None:
-    """X's limit is spent for longer than a step may wait (a daily cap, say): the sweeper
-    comes back after the reset, and this round does not count against the attempt limit.
-
-    Only while the tweet is younger than RATE_LIMIT_PATIENCE: an account that stays
-    limited uses up its attempts like any other failure, so every tweet ends settled.
-    """
-    now = timezone.now()
-    Tweet.objects.filter(pk=tweet_pk, attempts__gt=0, received_at__gt=now - RATE_LIMIT_PATIENCE).update(
-        not_before=now + min(timedelta(seconds=seconds), MAX_RATE_LIMIT_WAIT), attempts=F("attempts") - 1
-    )
 
 
 def _timeline_caught_up(maybe_posted_at: datetime) -> bool:

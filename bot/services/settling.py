@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
 from bot import conf
@@ -22,6 +23,10 @@ from bot.services.storage import tweet_photos_delete
 logger = logging.getLogger(__name__)
 
 MAX_LAST_ERROR = 2000
+
+
+RATE_LIMIT_PATIENCE = timedelta(hours=48)  # how long rate-limited rounds are free
+MAX_RATE_LIMIT_WAIT = timedelta(hours=25)  # X's longest window is a day
 
 
 def tweet_touch(tweet_pk: int) -> None:
@@ -77,3 +82,16 @@ def failures_recorded(tweet_pk: int) -> Iterator[None]:
     except Exception as exc:  # a bug: keep it on the row for the sweeper, and let it be seen
         tweet_note_error(tweet_pk, f"{type(exc).__name__}: {exc}")
         raise
+
+
+def tweet_wait_for_rate_limit(tweet_pk: int, seconds: float) -> None:
+    """X's limit is spent for longer than a step may wait (a daily cap, say): the sweeper
+    comes back after the reset, and this round does not count against the attempt limit.
+
+    Only while the tweet is younger than RATE_LIMIT_PATIENCE: an account that stays
+    limited uses up its attempts like any other failure, so every tweet ends settled.
+    """
+    now = timezone.now()
+    Tweet.objects.filter(pk=tweet_pk, attempts__gt=0, received_at__gt=now - RATE_LIMIT_PATIENCE).update(
+        not_before=now + min(timedelta(seconds=seconds), MAX_RATE_LIMIT_WAIT), attempts=F("attempts") - 1
+    )

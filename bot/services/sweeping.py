@@ -43,9 +43,10 @@ def sweep() -> SweepCounts:
     redispatched = failed = 0
     stuck = stuck_tweets(now, held_until_now=True)
     # Replies held for X's window go no more at a time than the window allows; the rest wait.
+    # A tweet whose photos are still to be looked up was held by the lookup's own limit, not the replies'.
     slots = pacing.reply_slots_open()
-    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at", "not_before"):
-        if tweet.not_before is not None and tweet.attempts < limit:
+    for tweet in stuck.only("pk", "status", "attempts", "last_error", "updated_at", "not_before", "media_lookup"):
+        if tweet.not_before is not None and not tweet.media_lookup and tweet.attempts < limit:
             if slots <= 0:
                 continue
             slots -= 1

@@ -8,11 +8,14 @@ recognised through botocore's Stubber, and the reply posted to the fake X.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from bot import services
 from bot.events import samples as payloads
-from bot.models import Photo, Reply, Tweet
+from bot.models import Photo, RateBudget, Reply, Tweet
 from tests.fixtures.aws import stub_detection
 from tests.fixtures.fake_x import assert_x_saw_only_valid_requests, rate_limited
 from tests.fixtures.media_server import serve_jpeg
@@ -208,3 +211,24 @@ def test_a_spent_rate_limit_holds_the_tweet_back_until_its_reset(deliver_payload
     tweet = Tweet.objects.get()
     assert tweet.media_lookup and tweet.not_before is not None and tweet.attempts == 0  # this round is free
     assert "429" in tweet.last_error and media_server.paths == []
+
+
+def test_a_lookup_held_for_its_own_limit_is_not_held_back_by_the_reply_window(
+    deliver_payload, sweep, fake_x, media_server, rekognition_stub
+):
+    url, data = serve_jpeg(media_server)
+    post = photo_post(fake_x, url)
+    fake_x.queue("GET", "/2/tweets", 429, headers=rate_limited(3600))
+    deliver_payload(payloads.activity_delivery(post))
+    assert Tweet.objects.get().not_before is not None  # the lookup waits for GET /2/tweets' window
+    # That window has ended; the replies' own (POST /2/tweets) is spent for an hour.
+    Tweet.objects.update(not_before=timezone.now() - timedelta(seconds=1))
+    RateBudget.objects.create(endpoint="POST /2/tweets", limit=100, remaining=0, resets_at=timezone.now() + timedelta(hours=1))
+    stub_detection(rekognition_stub, labels=DOG, image={"Bytes": data})
+
+    assert sweep()["redispatched"] == 1
+
+    tweet = Tweet.objects.get()
+    assert not tweet.media_lookup and media_server.paths == ["/dog.jpg"]
+    assert Photo.objects.get().status == Photo.Status.RECOGNISED
+    assert Reply.objects.get().status == Reply.Status.PENDING and fake_x.posts() == []  # the reply, in turn, waits for its window

@@ -533,10 +533,10 @@ def test_a_daily_cap_is_waited_out_only_while_the_post_is_young(deliver, fake_x,
     deliver(post)
     tweet = Tweet.objects.get()
     assert tweet.attempts == 0
-    assert (tweet.not_before - timezone.now()) <= services.replying.MAX_RATE_LIMIT_WAIT  # clamped
+    assert (tweet.not_before - timezone.now()) <= services.settling.MAX_RATE_LIMIT_WAIT  # clamped
 
     Tweet.objects.filter(pk=tweet.pk).update(
-        status=Tweet.Status.RECEIVED, received_at=timezone.now() - services.replying.RATE_LIMIT_PATIENCE - timedelta(minutes=1)
+        status=Tweet.Status.RECEIVED, received_at=timezone.now() - services.settling.RATE_LIMIT_PATIENCE - timedelta(minutes=1)
     )
     Reply.objects.update(status=Reply.Status.PENDING)
     fake_x.queue(
