@@ -15,7 +15,8 @@ For SQLite and, when it answers, PostgreSQL, each in a child process of its own:
    connections; then how long until every tweet is final, with the sweeper run every
    second as cron would (work the bounded queue turned away waits in the database for it).
 
-Prints JSON: per case throughput, p50/p99, errors and the ratio to the bare view; the
+Prints JSON: per case throughput, p50/p99, errors, gunicorn's processor time per request
+(steadier than throughput on a machine others share) and the ratios to the bare view; the
 backlog's drain time, every tweet's final state and every reply posted once.
 Needs wrk (`make bench` installs the Debian package). Run: .venv/bin/python bench/load.py
 [--seconds 4] [--burst 240] [--postgres postgres://postgres@127.0.0.1:5432/<name>]
@@ -161,10 +162,10 @@ def _ack_cases(workdir: str, photos: list[str], *, seconds: int) -> list[dict]:
     with Gunicorn(processing="elsewhere") as server:
         bare_file = _requests_file(workdir, "bare", [("GET", "/bench/bare/", "-", "")])
         for connections in CONNECTIONS:
-            bare = wrk(server.port, bare_file, connections=connections, seconds=seconds)
+            bare = server.wrk(bare_file, connections=connections, seconds=seconds)
             # Enough distinct deliveries that wrk rarely runs out (then it starts over: redeliveries).
             mixed = _requests_file(workdir, f"mix-{connections}", mix(int(bare["requests_per_s"] * seconds * 0.8) + 500, photos))
-            hook = wrk(server.port, mixed, connections=connections, seconds=seconds)
+            hook = server.wrk(mixed, connections=connections, seconds=seconds)
             cases.append(
                 {
                     "connections": connections,
@@ -172,6 +173,7 @@ def _ack_cases(workdir: str, photos: list[str], *, seconds: int) -> list[dict]:
                     "webhook": hook,
                     "throughput_ratio": round(hook["requests_per_s"] / bare["requests_per_s"], 3),
                     "p50_ratio": round(hook["p50_ms"] / bare["p50_ms"], 2),
+                    "server_cpu_ratio": round(hook["server_cpu_ms_per_request"] / bare["server_cpu_ms_per_request"], 2),
                 }
             )
     return cases
@@ -300,6 +302,41 @@ class Gunicorn:
     def __exit__(self, *exc_info) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+    def wrk(self, requests_file: str, *, connections: int, seconds: int) -> dict:
+        """wrk's figures, and the processor time gunicorn (its workers) spent per request meanwhile.
+
+        Throughput on a machine shared with others moves with their load; the server's own
+        processor time per request moves much less, and says what a request costs."""
+        before = self.cpu_seconds()
+        figures = wrk(self.port, requests_file, connections=connections, seconds=seconds)
+        spent = self.cpu_seconds() - before
+        figures["server_cpu_ms_per_request"] = round(spent / max(figures["requests"], 1) * 1000, 3)
+        return figures
+
+    def cpu_seconds(self) -> float:
+        """User and system time of gunicorn and its workers so far (Linux's /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in (self.process.pid, *_children(self.process.pid)):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a worker that just exited
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _free_port() -> int:

@@ -2,17 +2,20 @@
 
 The webhook's answer inserts a Delivery, a Tweet and its Photos for most deliveries, and
 the ORM's save() compiles each INSERT anew, field by field: 125 µs for a Delivery and
-200 µs for a Tweet here, against 20 µs to run the statement. instances_insert() builds the
-statement once, from the model's own fields and the database's own operations (quoting,
-VALUES, RETURNING), and turns each value into its database form through the field, as the
-ORM does (Field.pre_save for auto_now_add, then Field.get_db_prep_save). What it leaves
-out, the bot does not use on these models: signals (no receivers), expressions as values,
-database defaults and generated fields (refused). A row that breaks a constraint raises
-IntegrityError, and the transaction is marked for rollback, as from save(); but
-instance_insert_new() skips a row whose unique key is taken (ON CONFLICT (key) DO NOTHING,
-on PostgreSQL and SQLite alike), which save() cannot: a redelivered post is then one
-statement that inserts nothing, not a failed transaction tried again. The tests compare its
-rows with save()'s and bulk_create()'s, field by field, on both databases.
+200 µs for a Tweet here, against 20 µs to run the statement. An Insert builds the statement
+once, from the model's own fields and the database's own operations (quoting, VALUES,
+RETURNING), and turns each value into its database form through the field, as the ORM does
+(Field.pre_save for auto_now_add, then Field.get_db_prep_save), a field's constant default
+once per model. It is prepared before the transaction and run in it, foreign keys read when
+it runs (a Tweet can refer to the Delivery inserted just before it).
+
+What it leaves out, the bot does not use on these models: signals (no receivers),
+expressions as values, database defaults and generated fields (refused). A row that breaks
+a constraint raises IntegrityError, and the transaction is marked for rollback, as from
+save(); but an Insert with `unique` skips a row whose unique value is taken (ON CONFLICT
+(column) DO NOTHING, on PostgreSQL and SQLite alike), which save() cannot: a redelivered
+post is then one statement that writes nothing, not a failed transaction tried again. The
+tests compare its rows with save()'s and bulk_create()'s, field by field, on both databases.
 """
 
 from __future__ import annotations
@@ -22,21 +25,6 @@ from functools import cache
 
 from django.db import NotSupportedError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-
-
-def instances_insert(instances: Sequence[models.Model]) -> None:
-    """INSERT these new instances of one model in one statement, as save(force_insert=True) would.
-
-    Each ends saved, auto_now_add fields and primary key set (from RETURNING; where the
-    database has none, a lone row's from its last insert id, and rows of several stay unsaved).
-    """
-    if instances:
-        Insert(instances).run()
-
-
-def instance_insert_new(instance: models.Model, *, unique: str) -> bool:
-    """INSERT this new instance unless a row already holds its value of the unique field `unique`: see Insert."""
-    return Insert([instance], unique=unique).run()
 
 
 class Insert:
@@ -60,7 +48,7 @@ class Insert:
             raise ValueError("nothing to insert")
         self.model = type(instances[0])
         if any(type(instance) is not self.model or not instance._state.adding or instance.pk is not None for instance in instances):
-            raise ValueError("instances_insert takes new instances of one model, without primary keys")
+            raise ValueError("an Insert takes new instances of one model, without primary keys")
         self.instances = instances
         self.alias = router.db_for_write(self.model)
         self.connection = connection = transaction.get_connection(self.alias)
@@ -91,7 +79,7 @@ class Insert:
     def run(self) -> bool:
         """Insert the rows; True unless a taken unique value left its row out (the instance then stays unsaved)."""
         for instance in self.instances:
-            instance._prepare_related_fields_for_save(operation_name="instances_insert")  # type: ignore[attr-defined]  # as bulk_create does
+            instance._prepare_related_fields_for_save(operation_name="Insert")  # type: ignore[attr-defined]  # as bulk_create does
         for index, instance, field in self.related:
             self.params[index] = field.get_db_prep_save(field.pre_save(instance, add=True), self.connection)
         model, connection = self.model, self.connection
@@ -119,7 +107,7 @@ def _fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     fields = tuple(field for field in model._meta.concrete_fields if not isinstance(field, models.AutoField))
     for field in fields:
         if getattr(field, "generated", False) or getattr(field, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED:
-            raise ValueError(f"instances_insert cannot fill {model.__name__}.{field.name}: the database computes it")
+            raise ValueError(f"an Insert cannot fill {model.__name__}.{field.name}: the database computes it")
     return fields
 
 

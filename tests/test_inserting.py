@@ -1,4 +1,4 @@
-"""instances_insert() and instance_insert_new(): the rows they write are the rows save() writes, field by field, on either database."""
+"""Insert: the rows it writes are the rows save() writes, field by field, on either database."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, transaction
 
-from bot.inserting import instance_insert_new, instances_insert
+from bot.inserting import Insert
 from bot.models import Delivery, Photo, Tweet
 
 pytestmark = pytest.mark.django_db
@@ -55,14 +55,14 @@ def stored(instance) -> dict:
 def test_a_delivery_and_its_tweet_are_stored_as_save_stores_them():
     by_save = Delivery.objects.create(**delivery_values())
     inserted = Delivery(**delivery_values())
-    instances_insert([inserted])
+    Insert([inserted]).run()
     assert inserted.pk is not None and inserted.pk != by_save.pk and not inserted._state.adding
     assert stored(inserted) == stored(by_save)
     assert Delivery.objects.get(pk=inserted.pk).received_at == inserted.received_at  # auto_now_add, set on the instance too
 
     tweet_by_save = Tweet.objects.create(**tweet_values("1600000000000000001", by_save))
     tweet = Tweet(**tweet_values("1600000000000000002", inserted))
-    instances_insert([tweet])
+    Insert([tweet]).run()
     expected = stored(tweet_by_save) | {"x_id": "1600000000000000002", "delivery_id": inserted.pk}
     assert stored(tweet) == expected
     assert Tweet.objects.get(pk=tweet.pk).posted_at == POSTED and tweet.delivery_id == inserted.pk
@@ -78,7 +78,7 @@ def test_several_photos_in_one_statement_as_bulk_create_stores_them(django_asser
     tweet = Tweet.objects.create(**tweet_values("1600000000000000006", delivery))
     inserted = photos(tweet)
     with django_assert_num_queries(1):
-        instances_insert(inserted)
+        Insert(inserted).run()
     assert [photo.pk for photo in inserted] == list(tweet.photos.order_by("position").values_list("pk", flat=True))
     assert [stored(photo) | {"tweet_id": None} for photo in inserted] == [stored(photo) | {"tweet_id": None} for photo in by_bulk_create]
     assert stored(inserted[2])["source_url"] == "https://pbs.twimg.com/media/p2.jpg" and not any(photo._state.adding for photo in inserted)
@@ -87,22 +87,22 @@ def test_several_photos_in_one_statement_as_bulk_create_stores_them(django_asser
 def test_a_related_row_saved_after_it_was_assigned_is_referred_to_as_save_would():
     delivery = Delivery(**delivery_values())
     tweet = Tweet(**tweet_values("1600000000000000007", delivery))  # assigned while the delivery had no id
-    instances_insert([delivery])
-    instances_insert([tweet])
+    Insert([delivery]).run()
+    Insert([tweet]).run()
     assert Tweet.objects.get(pk=tweet.pk).delivery_id == delivery.pk
     with pytest.raises(ValueError, match="unsaved related object"):
-        instances_insert([Tweet(**tweet_values("1600000000000000008", Delivery(**delivery_values())))])
+        Insert([Tweet(**tweet_values("1600000000000000008", Delivery(**delivery_values())))]).run()
 
 
 def test_a_known_x_id_raises_integrity_error_as_save_does():
     delivery = Delivery.objects.create(**delivery_values())
     Tweet.objects.create(**tweet_values("1600000000000000004", delivery))
     with pytest.raises(IntegrityError), transaction.atomic():
-        instances_insert([Tweet(**tweet_values("1600000000000000004", delivery))])
+        Insert([Tweet(**tweet_values("1600000000000000004", delivery))]).run()
     assert Tweet.objects.filter(x_id="1600000000000000004").count() == 1
     with transaction.atomic():  # caught inside a transaction: it can only be rolled back, as after save()
         with pytest.raises(IntegrityError):
-            instances_insert([Tweet(**tweet_values("1600000000000000004", delivery))])
+            Insert([Tweet(**tweet_values("1600000000000000004", delivery))]).run()
         assert transaction.get_connection().needs_rollback
         transaction.set_rollback(True)
 
@@ -110,12 +110,13 @@ def test_a_known_x_id_raises_integrity_error_as_save_does():
 def test_only_new_instances_of_one_model():
     delivery = Delivery.objects.create(**delivery_values())
     with pytest.raises(ValueError, match="new instances of one model"):
-        instances_insert([delivery])  # already saved
+        Insert([delivery]).run()  # already saved
     with pytest.raises(ValueError, match="without primary keys"):
-        instances_insert([Delivery(pk=12345, **delivery_values())])
+        Insert([Delivery(pk=12345, **delivery_values())]).run()
     with pytest.raises(ValueError, match="new instances of one model"):
-        instances_insert([Delivery(**delivery_values()), Tweet(**tweet_values("1600000000000000005", delivery))])
-    instances_insert([])  # nothing to do
+        Insert([Delivery(**delivery_values()), Tweet(**tweet_values("1600000000000000005", delivery))]).run()
+    with pytest.raises(ValueError, match="nothing to insert"):
+        Insert([])
     assert Delivery.objects.count() == 1
 
 
@@ -124,9 +125,9 @@ def test_a_new_x_id_is_inserted_and_a_known_one_writes_nothing():
     by_save = Tweet.objects.create(**tweet_values("1600000000000000010", delivery))
     new = Tweet(**tweet_values("1600000000000000011", delivery))
     with transaction.atomic():
-        assert instance_insert_new(new, unique="x_id") is True
+        assert Insert([new], unique="x_id").run() is True
         again = Tweet(**{**tweet_values("1600000000000000010", delivery), "text": "a copy"})
-        assert instance_insert_new(again, unique="x_id") is False
+        assert Insert([again], unique="x_id").run() is False
         assert not transaction.get_connection().needs_rollback  # the transaction goes on
     assert new.pk is not None and not new._state.adding
     assert stored(new) == {**stored(by_save), "x_id": "1600000000000000011"}
@@ -137,7 +138,7 @@ def test_a_new_x_id_is_inserted_and_a_known_one_writes_nothing():
 def test_insert_new_skips_only_a_taken_key():
     delivery = Delivery.objects.create(**delivery_values())
     with pytest.raises(ValueError, match="not unique"):
-        instance_insert_new(Tweet(**tweet_values("1600000000000000012", delivery)), unique="author_x_id")
+        Insert([Tweet(**tweet_values("1600000000000000012", delivery))], unique="author_x_id").run()
     with pytest.raises(IntegrityError), transaction.atomic():  # another constraint still raises (SQLite's OR IGNORE would not)
-        instance_insert_new(Tweet(**{**tweet_values("1600000000000000012", delivery), "text": None}), unique="x_id")
+        Insert([Tweet(**{**tweet_values("1600000000000000012", delivery), "text": None})], unique="x_id").run()
     assert not Tweet.objects.filter(x_id="1600000000000000012").exists()

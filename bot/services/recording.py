@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery, payload_load
-from bot.inserting import Insert, instance_insert_new
+from bot.inserting import Insert
 from bot.models import Delivery, Tweet
 from bot.services import opting, replaying
 from bot.services.errors import RecordingFailed
@@ -277,7 +277,7 @@ def tweet_mark_deleted(x_id: str, *, delivery: Delivery | None = None, author_x_
         deleted_at=now,
         skip_reason="deleted before the tweet itself was delivered",
     )
-    if instance_insert_new(deleted, unique="x_id"):
+    if Insert([deleted], unique="x_id").run():
         return True
     # Known after all: deleted already (nothing to do), or its creation was recorded meanwhile.
     return tweet_mark_deleted(x_id)
