@@ -35,6 +35,30 @@ def settings_check(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     return [checks.Error(problem, id="imagebot.E001") for problem in settings_problems()]
 
 
+SQLITE_OLDEST = (3, 35)  # INSERT ... RETURNING, which the webhook's inserts need (bot.inserting)
+
+
+def database_check(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """SQLite older than 3.35 (Django allows 3.31) would refuse every delivery's insert: refused at start instead."""
+    from django.db import connections
+
+    problems: list[checks.CheckMessage] = []
+    for alias in connections:
+        if connections.settings[alias]["ENGINE"] == "django.db.backends.sqlite3":
+            import sqlite3
+
+            if sqlite3.sqlite_version_info < SQLITE_OLDEST:
+                problems.append(
+                    checks.Error(
+                        f"database {alias!r}: SQLite {sqlite3.sqlite_version} is older than 3.35, "
+                        "which imagebot needs (INSERT ... RETURNING)",
+                        hint="use a Python built with a newer SQLite, or PostgreSQL (DATABASE_URL)",
+                        id="imagebot.E002",
+                    )
+                )
+    return problems
+
+
 def _lines(messages: Iterable[checks.CheckMessage]) -> list[str]:
     return [f"{message.id}: {message.msg}" + (f" (hint: {message.hint})" if message.hint else "") for message in messages]
 

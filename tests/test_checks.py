@@ -317,3 +317,21 @@ def test_a_lambda_cold_start_with_good_settings_answers(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "ANSWERED []" in result.stdout
+
+
+def test_a_sqlite_too_old_for_insert_returning_is_refused_at_start(monkeypatch):
+    import sqlite3
+
+    from bot.checks import start_errors
+
+    assert not [line for line in start_errors() if "imagebot.E002" in line]  # this machine's SQLite will do
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    from django.db import connection
+
+    expected = [
+        "imagebot.E002: database 'default': SQLite 3.31.1 is older than 3.35, which imagebot needs (INSERT ... RETURNING)"
+        " (hint: use a Python built with a newer SQLite, or PostgreSQL (DATABASE_URL))"
+    ]
+    found = [line for line in start_errors() if line.startswith("imagebot.E002")]
+    assert found == (expected if connection.vendor == "sqlite" else [])  # on PostgreSQL, SQLite's age does not matter

@@ -12,7 +12,7 @@ from django.db.models import F
 
 from bot import conf, dispatch
 from bot.models import Photo, Tweet
-from bot.services.errors import TemporaryFailure
+from bot.services.errors import PermanentFailure, TemporaryFailure
 from bot.services.hydrating import tweet_hydrate
 from bot.services.opting import OPTED_OUT_REASON, author_opted_out
 from bot.services.photos import photo_fetch, photo_recognise
@@ -37,7 +37,7 @@ def tweet_process(tweet_pk: int) -> None:
     last_attempt = tweet.attempts >= conf.max_attempts()
     with failures_recorded(tweet_pk):
         if tweet.media_lookup:
-            tweet_hydrate(tweet_pk)
+            _photos_look_up(tweet, give_up=last_attempt)
         problems = []
         for photo in tweet.photos.filter(status=Photo.Status.PENDING).select_related("tweet"):
             try:
@@ -54,6 +54,20 @@ def tweet_process(tweet_pk: int) -> None:
         if problems:
             raise TemporaryFailure("; ".join(problems))
         tweet_reply(tweet_pk)
+
+
+def _photos_look_up(tweet: Tweet, *, give_up: bool) -> None:
+    """Look the tweet's photos up on X (bot.services.hydrating).
+
+    A post whose delivery carried some of its photos is answered about those when the lookup
+    of the others cannot be done: X refused it, or it still fails on the last attempt."""
+    try:
+        tweet_hydrate(tweet.pk)
+    except (PermanentFailure, TemporaryFailure) as exc:
+        if not (isinstance(exc, PermanentFailure) or give_up) or not tweet.photos.exists():
+            raise
+        logger.warning("tweet %s: going on with the photos its delivery carried (%s)", tweet.x_id, exc)
+        Tweet.objects.filter(pk=tweet.pk, media_lookup=True).update(media_lookup=False)
 
 
 def photo_recognise_stored(key: str) -> bool:

@@ -44,7 +44,7 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
     """
     try:
         parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
-        delivery = _delivery_record(body, parsed)
+        delivery, writes = _delivery_record(body, parsed)
     except Exception as exc:
         # Our failure, not the sender's: keep the delivery (it can be replayed) and let X retry.
         logger.exception("could not record a delivery of %d bytes", len(body))
@@ -55,10 +55,16 @@ def delivery_record(*, body: bytes, payload: dict) -> Delivery:
             detail=f"could not record it: {type(exc).__name__}: {exc}"[:MAX_DETAIL],
         )
         raise RecordingFailed(failed.pk) from exc
+    try:
+        _known_taken_over(writes)
+    except Exception as exc:
+        # The delivery and its posts are committed; X's retry finds the post known and takes it over then.
+        logger.exception("delivery %s is recorded, but a known post could not be taken over", delivery.pk)
+        raise RecordingFailed(delivery.pk) from exc
     return delivery
 
 
-def _delivery_record(body: bytes, parsed: ParsedDelivery) -> Delivery:
+def _delivery_record(body: bytes, parsed: ParsedDelivery) -> tuple[Delivery, list[_NewTweet | TweetDeleteEvent]]:
     """One transaction: the delivery and its tweets, each tweet an insert that writes nothing when it is known.
 
     The rows are prepared before the transaction opens, which then only writes them: on
@@ -77,7 +83,7 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery) -> Delivery:
     # sharing tweets cannot deadlock.
     pending: tuple[TweetEvent | TweetDeleteEvent, ...] = (*parsed.tweets, *parsed.deletions)
     events = sorted(pending, key=_id_order)
-    writes = [
+    writes: list[_NewTweet | TweetDeleteEvent] = [
         event if isinstance(event, TweetDeleteEvent) else _NewTweet.prepare(event, delivery=delivery, for_user_x_id=parsed.for_user_x_id)
         for event in events
     ]
@@ -90,8 +96,7 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery) -> Delivery:
                 write.record()
         for done in parsed.replays_done:
             replaying.replay_job_finished(done)
-    _known_taken_over(writes)
-    return delivery
+    return delivery, writes
 
 
 def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
@@ -114,8 +119,9 @@ def _known_taken_over(writes: Sequence[_NewTweet | TweetDeleteEvent]) -> None:
     """After the commit, the known posts this account would answer: X's copy for another
     subscribed account may have recorded one as skipped from that account's view, and this
     account's copy takes it over. Looked up outside the transaction, which on SQLite the other
-    writers wait for; the take-over is a conditional move of its own (if the process dies
-    first, X's retry of the delivery finds the post as known and takes it over then)."""
+    writers wait for; the take-over is a conditional move of its own. If it fails, the webhook
+    answers 500 and X's retry takes the post over; if the process dies first, the reconcile
+    reading the bot's mentions does."""
     for write in writes:
         if isinstance(write, _NewTweet) and write.known and not write.reason:
             event, for_user_x_id = write.event, write.tweet.for_user_x_id
@@ -140,7 +146,7 @@ def _tweet_known(x_id: str) -> tuple[int, str, str] | None:
 @cache
 def _tweet_known_sql(alias: str) -> str:
     query = Tweet.objects.using(alias).filter(x_id="?").values_list("pk", "status", "for_user_x_id").query
-    sql, params = query.sql_with_params()
+    sql, params = query.get_compiler(alias).as_sql()
     if params != ("?",):  # the one parameter is the X id
         raise RuntimeError(f"unexpected parameters {params!r} in {sql}")
     return sql
@@ -196,11 +202,14 @@ class _NewTweet:
 
     def record(self) -> bool:
         """Write the rows, in the transaction; True when the post was new (and dispatched, when it is answered)."""
-        if not self.tweet_insert.run():
+        inserted = self.tweet_insert.run()
+        if self.opt_word:
+            # Known too: this account's copy of a "stop" first recorded from another's, or a
+            # redelivery (optout_set changes nothing for a post it has seen).
+            opting.tweet_opt_word_apply(self.event, self.opt_word)
+        if not inserted:
             self.known = True  # see _known_taken_over
             return False
-        if self.opt_word:
-            opting.tweet_opt_word_apply(self.event, self.opt_word)
         if self.photos_insert is not None:
             self.photos_insert.run()
         if not self.reason:

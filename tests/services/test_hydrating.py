@@ -138,6 +138,22 @@ def test_a_post_whose_delivery_carried_one_of_its_photos_gets_the_other_looked_u
     assert Tweet.objects.get().status == Tweet.Status.DONE
 
 
+def test_a_post_that_carried_one_of_its_photos_is_answered_about_it_when_x_refuses_the_lookup(
+    deliver_payload, fake_x, media_server, rekognition_stub
+):
+    second_url, data = serve_jpeg(media_server, "second.jpg")
+    stub_detection(rekognition_stub, labels=DOG, image={"Bytes": data})
+    post = payloads.v2_post(photos=2)
+    fake_x.queue("GET", "/2/tweets", 403)  # an X plan without read access, say
+
+    deliver_payload(payloads.activity_delivery(post, media=[payloads.v2_media(post["attachments"]["media_keys"][1], url=second_url)]))
+
+    tweet = Tweet.objects.get()
+    assert (tweet.status, tweet.media_lookup) == (Tweet.Status.DONE, False)
+    assert list(Photo.objects.values_list("position", "status")) == [(1, Photo.Status.RECOGNISED)]
+    assert Reply.objects.get().text == DOG_REPLY
+
+
 def test_a_photo_by_someone_who_opted_out_is_never_downloaded_even_when_asked_about(deliver_payload, fake_x, media_server):
     services.optout_create(OTHER_ID, username=OTHER_NAME)
     url, _data = serve_jpeg(media_server)

@@ -199,6 +199,40 @@ def test_the_bots_copy_of_a_post_first_recorded_for_another_account_is_answered(
     dispatched.assert_called_once_with(services.tweet_process, tweet.pk)
 
 
+def test_a_stop_first_delivered_for_another_account_opts_its_author_out(deliver, dispatched, monkeypatch):
+    monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")
+    post = payloads.tweet(text=f"@{BOT_NAME} stop", photos=0)
+    deliver(post, for_user_id="1500000000000000009")  # that account's copy first: not the bot's to act on
+    assert not services.author_opted_out(payloads.AUTHOR_ID)
+
+    deliver(post)  # the bot's own copy
+
+    assert services.author_opted_out(payloads.AUTHOR_ID)
+    assert Tweet.objects.get().status == Tweet.Status.SKIPPED
+    dispatched.assert_not_called()
+
+
+def test_a_take_over_that_fails_is_retried_by_x_and_no_delivery_is_marked_failed(deliver, post_signed, dispatched, monkeypatch):
+    monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")
+    post = payloads.tweet()
+    deliver(post, for_user_id="1500000000000000009")
+    payload = payloads.delivery(post)
+    with mock.patch("bot.services.recording._tweet_take_over", side_effect=RuntimeError("database is locked")):
+        response = post_signed(payload)
+    assert response.status_code == 500  # X delivers it again
+    assert Tweet.objects.get().status == Tweet.Status.SKIPPED
+    dispatched.assert_not_called()
+
+    deliver(post)  # X's retry
+
+    tweet = Tweet.objects.get()
+    assert (tweet.status, tweet.for_user_x_id) == (Tweet.Status.RECEIVED, BOT_ID)
+    dispatched.assert_called_once_with(services.tweet_process, tweet.pk)
+    assert set(Delivery.objects.values_list("outcome", flat=True)) == {Delivery.Outcome.RECORDED}  # none marked failed
+
+
 def test_a_delivery_without_for_user_id_is_read_as_the_bots_own(deliver_payload, dispatched, monkeypatch):
     monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
     monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")

@@ -6,6 +6,7 @@ import pytest
 
 from bot import services
 from bot.events import samples as payloads
+from bot.inserting import Insert
 from bot.models import Delivery, Photo, Tweet
 from tests.fixtures.racing import POSTGRES_ONLY, race
 from tests.fixtures.webhook import encode, webhook_post
@@ -16,13 +17,14 @@ pytestmark = POSTGRES_ONLY
 @pytest.fixture
 def slow_photo_inserts(monkeypatch):
     """Each post's photo insert waits a moment, so its row lock is held while others race."""
-    real_bulk_create = Photo.objects.bulk_create
+    real_run = Insert.run
 
-    def slow_bulk_create(*args, **kwargs):
-        time.sleep(0.05)
-        return real_bulk_create(*args, **kwargs)
+    def slow_run(self):
+        if self.model is Photo:
+            time.sleep(0.05)
+        return real_run(self)
 
-    monkeypatch.setattr(Photo.objects, "bulk_create", slow_bulk_create)
+    monkeypatch.setattr(Insert, "run", slow_run)
 
 
 def test_the_same_delivery_twenty_times_at_once_yields_one_tweet_and_one_dispatch(consumer_secret, dispatched):
