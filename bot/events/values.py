@@ -27,6 +27,11 @@ def read_id(value: Any) -> str:
     return ""
 
 
+def x_id_order(x_id: str) -> tuple[int, str]:
+    """A sort key that puts X ids (read_id's digits, no leading zero) in their numeric order, the order X made them."""
+    return (len(x_id), x_id)
+
+
 def read_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from bot.events import TweetEvent
+from bot.events.values import x_id_order
 from bot.models import OptOut
 
 logger = logging.getLogger(__name__)
@@ -88,10 +89,6 @@ def authors_opted_out(author_x_ids: Iterable[str]) -> set[str]:
     return set(OptOut.objects.filter(author_x_id__in=wanted, opted_out=True).values_list("author_x_id", flat=True))
 
 
-def _x_id_order(x_id: str) -> tuple[int, str]:
-    return (len(x_id), x_id)
-
-
 def optout_set(author_x_id: str, *, opted_out: bool, word: str, by_x_id: str, username: str = "") -> bool:
     """Record a person's choice, unless a newer post of theirs already decided. Returns whether it changed the row."""
     values = {"opted_out": opted_out, "word": word[:40], "changed_by_x_id": by_x_id, "author_username": username[:50]}
@@ -101,7 +98,7 @@ def optout_set(author_x_id: str, *, opted_out: bool, word: str, by_x_id: str, us
     except IntegrityError:
         with transaction.atomic():
             row = OptOut.objects.select_for_update().get(author_x_id=author_x_id)
-            if _x_id_order(row.changed_by_x_id) >= _x_id_order(by_x_id):
+            if x_id_order(row.changed_by_x_id) >= x_id_order(by_x_id):
                 return False
             OptOut.objects.filter(pk=row.pk).update(**values)
     logger.info("author %s opted %s with post %s", author_x_id, "out" if opted_out else "back in", by_x_id)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from bot import conf
 from bot.events.activity import post_event
 from bot.events.types import TweetEvent
-from bot.events.values import read_dict, read_id, read_list
+from bot.events.values import read_dict, read_id, read_list, x_id_order
 from bot.models import ReconcileCursor, Tweet
 from bot.services.errors import PermanentFailure, TemporaryFailure
 from bot.services.recording import tweets_record_read
@@ -41,12 +41,8 @@ class ReconcileResult:
     baseline: bool = False  # the first run: nothing recorded, the cursor set
 
 
-def _x_id_order(x_id: str) -> tuple[int, str]:
-    return (len(x_id), x_id)
-
-
 def _newest(*x_ids: str) -> str:
-    return max((x_id for x_id in x_ids if x_id), key=_x_id_order, default="")
+    return max((x_id for x_id in x_ids if x_id), key=x_id_order, default="")
 
 
 def _newest_recorded_mention(bot_user_id: str) -> str:
@@ -91,7 +87,7 @@ def mentions_reconcile(*, max_posts: int | None = None) -> ReconcileResult:
         read += len(read_list(answer.get("data")))
         ids = [event.x_id for event in events]
         newest = _newest(newest, *ids)
-        oldest = min(ids, key=_x_id_order, default=oldest) if ids else oldest
+        oldest = min(ids, key=x_id_order, default=oldest) if ids else oldest
         if baseline:
             break
         recorded += tweets_record_read(events, for_user_x_id=bot_user_id)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.events import ParsedDelivery, TweetDeleteEvent, TweetEvent, parse_delivery, payload_load
+from bot.events.values import x_id_order
 from bot.inserting import Insert
 from bot.models import Delivery, Tweet
 from bot.services import opting, replaying
@@ -99,8 +100,8 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery) -> tuple[Delivery, lis
     return delivery, writes
 
 
-def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[int, str, bool]:
-    return (len(event.x_id), event.x_id, isinstance(event, TweetDeleteEvent))
+def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[tuple[int, str], bool]:
+    return (x_id_order(event.x_id), isinstance(event, TweetDeleteEvent))
 
 
 def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
