@@ -28,8 +28,6 @@ from bot.services.opting import authors_opted_out
 from bot.services.photos import photos_record
 from bot.services.settling import tweet_wait_for_rate_limit
 
-# X's limit spent for longer than a step may wait: the sweeper comes back after the reset, as for replies.
-
 logger = logging.getLogger(__name__)
 
 
@@ -62,6 +60,7 @@ def tweets_hydrate(tweet_pks: Iterable[int]) -> int:
             answer = x_api.posts_lookup(wanted[start : start + x_api.POST_LOOKUP_MAX_IDS])
         except x_api.XApiError as exc:
             if exc.status == 429 and exc.retry_after and exc.retry_after > conf.x_max_rate_limit_wait():
+                # X's limit spent for longer than a step may wait: the sweeper comes back after the reset, as for replies.
                 for tweet in tweets:
                     tweet_wait_for_rate_limit(tweet.pk, exc.retry_after)
             raise (PermanentFailure if exc.permanent else TemporaryFailure)(f"looking up photos: {exc.message}") from exc

@@ -129,7 +129,7 @@ def _known_taken_over(writes: Sequence[_NewTweet | TweetDeleteEvent]) -> None:
             known = _tweet_known(event.x_id)
             if known is not None and known[1] == Tweet.Status.SKIPPED and known[2] != for_user_x_id:
                 with dispatch.dispatches_held(), one_writer(), transaction.atomic():
-                    _tweet_take_over(known[0], event, delivery=write.delivery, for_user_x_id=for_user_x_id)
+                    _tweet_take_over(known[0], event, delivery=write.tweet.delivery, for_user_x_id=for_user_x_id)
 
 
 def _tweet_known(x_id: str) -> tuple[int, str, str] | None:
@@ -165,7 +165,6 @@ class _NewTweet:
     tweet: Tweet
     tweet_insert: Insert
     photos_insert: Insert | None
-    delivery: Delivery | None
     reason: str  # why it is not answered ("" when it is)
     opt_word: str  # its "stop" or "start", applied once it is recorded
     known: bool = False  # recorded before: record() wrote nothing
@@ -196,7 +195,6 @@ class _NewTweet:
             tweet=tweet,
             tweet_insert=Insert([tweet], unique="x_id"),
             photos_insert=photos_insert(tweet, event.photos),
-            delivery=delivery,
             reason=reason,
             opt_word=word,
         )

@@ -195,6 +195,7 @@ def test_the_bots_copy_of_a_post_first_recorded_for_another_account_is_answered(
 
     tweet = Tweet.objects.get()
     assert (tweet.status, tweet.skip_reason, tweet.for_user_x_id) == (Tweet.Status.RECEIVED, "", BOT_ID)
+    assert tweet.delivery == Delivery.objects.filter(for_user_x_id=BOT_ID).earliest("pk")  # the copy that took it over
     assert tweet.mentions_bot and Photo.objects.filter(tweet=tweet).count() == 1
     dispatched.assert_called_once_with(services.tweet_process, tweet.pk)
 
