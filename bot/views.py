@@ -95,7 +95,7 @@ def _delivery(request: HttpRequest) -> HttpResponse:
     try:
         services.delivery_record(body=body, payload=payload)
     except services.RecordingFailed:
-        return _error(500, "the delivery was kept but could not be recorded; please retry")
+        return _error(500, "the delivery was kept but its recording did not finish; please retry")
     return JsonResponse({"ok": True})
 
 

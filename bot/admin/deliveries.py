@@ -90,7 +90,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
             except PayloadError as exc:
                 self.message_user(request, f"delivery {delivery.pk}: not replayed, the body is {exc}", messages.WARNING)
             except services.RecordingFailed as exc:
-                self.message_user(request, f"delivery {delivery.pk}: recording failed (kept as delivery {exc.args[0]})", messages.ERROR)
+                self.message_user(
+                    request,
+                    f"delivery {delivery.pk}: recording did not finish (kept as delivery {exc.args[0]}; replaying it again is safe)",
+                    messages.ERROR,
+                )
             else:
                 count = replayed.tweets.count()
                 self.message_user(

@@ -12,4 +12,6 @@ class PermanentFailure(Exception):
 
 
 class RecordingFailed(Exception):
-    """A delivery could not be recorded as events; it was kept with outcome `failed` (args: its pk)."""
+    """Recording a delivery did not finish (args: the pk of the delivery kept). Either it could not
+    be recorded as events, and was kept with outcome `failed`; or it was recorded, but a known post
+    it brings could not be taken over. Recording it again (X's retry, a replay) is safe either way."""

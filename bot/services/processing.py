@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.db.models import F
+from django.utils import timezone
 
 from bot import conf, dispatch
 from bot.models import Photo, Tweet
@@ -66,6 +67,8 @@ def _photos_look_up(tweet: Tweet, *, give_up: bool) -> None:
     except (PermanentFailure, TemporaryFailure) as exc:
         if not (isinstance(exc, PermanentFailure) or give_up) or not tweet.photos.exists():
             raise
+        if Tweet.objects.filter(pk=tweet.pk, not_before__gt=timezone.now()).exists():
+            raise  # held until X's rate limit resets (a free round): the lookup goes on then
         logger.warning("tweet %s: going on with the photos its delivery carried (%s)", tweet.x_id, exc)
         Tweet.objects.filter(pk=tweet.pk, media_lookup=True).update(media_lookup=False)
 

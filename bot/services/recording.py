@@ -117,19 +117,28 @@ def tweets_record_read(events: list[TweetEvent], *, for_user_x_id: str) -> int:
 
 
 def _known_taken_over(writes: Sequence[_NewTweet | TweetDeleteEvent]) -> None:
-    """After the commit, the known posts this account would answer: X's copy for another
-    subscribed account may have recorded one as skipped from that account's view, and this
-    account's copy takes it over. Looked up outside the transaction, which on SQLite the other
-    writers wait for; the take-over is a conditional move of its own. If it fails, the webhook
-    answers 500 and X's retry takes the post over; if the process dies first, the reconcile
-    reading the bot's mentions does."""
+    """After the commit, the known posts first recorded from another subscribed account's view
+    (X sends a copy for each): this account's copy takes an answerable one over, and a "stop"
+    or "start" among them changes its author's choice now (that account's copy did not). A post
+    known from this account's own view changes nothing (a redelivery or a replay: an old stop
+    must not undo an operator's opt-in).
+
+    Looked up outside the transaction, which on SQLite the other writers wait for; each change
+    is one of its own. If it fails, the webhook answers 500 and X's retry does it; if the
+    process dies first, the reconcile reading the bot's mentions does."""
     for write in writes:
-        if isinstance(write, _NewTweet) and write.known and not write.reason:
-            event, for_user_x_id = write.event, write.tweet.for_user_x_id
-            known = _tweet_known(event.x_id)
-            if known is not None and known[1] == Tweet.Status.SKIPPED and known[2] != for_user_x_id:
-                with dispatch.dispatches_held(), one_writer(), transaction.atomic():
-                    _tweet_take_over(known[0], event, delivery=write.tweet.delivery, for_user_x_id=for_user_x_id)
+        if not isinstance(write, _NewTweet) or not write.known or (write.reason and not write.opt_word):
+            continue
+        event, for_user_x_id = write.event, write.tweet.for_user_x_id
+        known = _tweet_known(event.x_id)
+        if known is None or known[2] == for_user_x_id:
+            continue
+        if write.opt_word:
+            with one_writer():
+                opting.tweet_opt_word_apply(event, write.opt_word)
+        elif known[1] == Tweet.Status.SKIPPED:
+            with dispatch.dispatches_held(), one_writer(), transaction.atomic():
+                _tweet_take_over(known[0], event, delivery=write.tweet.delivery, for_user_x_id=for_user_x_id)
 
 
 def _tweet_known(x_id: str) -> tuple[int, str, str] | None:
@@ -166,7 +175,7 @@ class _NewTweet:
     tweet_insert: Insert
     photos_insert: Insert | None
     reason: str  # why it is not answered ("" when it is)
-    opt_word: str  # its "stop" or "start", applied once it is recorded
+    opt_word: str  # its "stop" or "start", applied once it is recorded (or after, see _known_taken_over)
     known: bool = False  # recorded before: record() wrote nothing
 
     @classmethod
@@ -201,14 +210,11 @@ class _NewTweet:
 
     def record(self) -> bool:
         """Write the rows, in the transaction; True when the post was new (and dispatched, when it is answered)."""
-        inserted = self.tweet_insert.run()
-        if self.opt_word:
-            # Known too: this account's copy of a "stop" first recorded from another's, or a
-            # redelivery (optout_set changes nothing for a post it has seen).
-            opting.tweet_opt_word_apply(self.event, self.opt_word)
-        if not inserted:
+        if not self.tweet_insert.run():
             self.known = True  # see _known_taken_over
             return False
+        if self.opt_word:
+            opting.tweet_opt_word_apply(self.event, self.opt_word)
         if self.photos_insert is not None:
             self.photos_insert.run()
         if not self.reason:

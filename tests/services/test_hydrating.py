@@ -154,6 +154,19 @@ def test_a_post_that_carried_one_of_its_photos_is_answered_about_it_when_x_refus
     assert Reply.objects.get().text == DOG_REPLY
 
 
+def test_a_lookup_held_for_x_rate_limit_on_the_last_attempt_waits_instead_of_giving_up(deliver_payload, fake_x, media_server, monkeypatch):
+    monkeypatch.setenv("IMAGEBOT_MAX_ATTEMPTS", "1")
+    second_url, _ = serve_jpeg(media_server, "second.jpg")
+    post = payloads.v2_post(photos=2)
+    fake_x.queue("GET", "/2/tweets", 429, headers=rate_limited(3600))
+
+    deliver_payload(payloads.activity_delivery(post, media=[payloads.v2_media(post["attachments"]["media_keys"][1], url=second_url)]))
+
+    tweet = Tweet.objects.get()
+    assert tweet.media_lookup and tweet.not_before is not None and tweet.attempts == 0  # a free round: the lookup goes on after the reset
+    assert tweet.status == Tweet.Status.PROCESSING and not Reply.objects.exists() and media_server.paths == []
+
+
 def test_a_photo_by_someone_who_opted_out_is_never_downloaded_even_when_asked_about(deliver_payload, fake_x, media_server):
     services.optout_create(OTHER_ID, username=OTHER_NAME)
     url, _data = serve_jpeg(media_server)

@@ -214,6 +214,19 @@ def test_a_stop_first_delivered_for_another_account_opts_its_author_out(deliver,
     dispatched.assert_not_called()
 
 
+def test_an_old_stop_recorded_again_does_not_undo_an_operators_opt_in(deliver, django_capture_on_commit_callbacks):
+    post = payloads.tweet(text=f"@{BOT_NAME} stop", photos=0)
+    deliver(post)
+    assert services.author_opted_out(payloads.AUTHOR_ID)
+    services.optout_delete(payloads.AUTHOR_ID)  # an operator answers them again
+
+    deliver(post)  # X's retry of the old delivery
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delivery_replay(bytes(Delivery.objects.earliest("pk").body))  # and an operator's replay
+
+    assert not services.author_opted_out(payloads.AUTHOR_ID)
+
+
 def test_a_take_over_that_fails_is_retried_by_x_and_no_delivery_is_marked_failed(deliver, post_signed, dispatched, monkeypatch):
     monkeypatch.setenv("X_ACCESS_TOKEN", f"{BOT_ID}-token")
     monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "secret")

@@ -39,5 +39,7 @@ class Command(BaseCommand):
         except PayloadError as exc:
             raise CommandError(f"the body is {exc}") from None
         except services.RecordingFailed as exc:
-            raise CommandError(f"could not record it (kept as failed delivery {exc.args[0]}): {exc.__cause__}") from None
+            raise CommandError(
+                f"its recording did not finish (kept as delivery {exc.args[0]}; replaying it again is safe): {exc.__cause__}"
+            ) from None
         self.stdout.write(f"recorded as delivery {delivery.pk}; new tweets: {delivery.tweets.count()}")
