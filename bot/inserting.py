@@ -20,11 +20,16 @@ tests compare its rows with save()'s and bulk_create()'s, field by field, on bot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
+from typing import Any
 
-from django.db import NotSupportedError, connections, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+logger = logging.getLogger(__name__)
 
 
 class Insert:
@@ -76,22 +81,24 @@ class Insert:
                 else:
                     self.params.append(field.get_db_prep_save(value, connection))
 
-    def run(self) -> bool:
-        """Insert the rows; True unless a taken unique value left its row out (the instance then stays unsaved)."""
+    def run(self, cursor: Any = None) -> bool:
+        """Insert the rows; True unless a taken unique value left its row out (the instance then stays unsaved).
+
+        cursor: the DB-API cursor that transaction_of_inserts() yields, to run the statement on
+        it directly; None runs it through Django's cursor, in whatever transaction is open."""
         for instance in self.instances:
             instance._prepare_related_fields_for_save(operation_name="Insert")  # type: ignore[attr-defined]  # as bulk_create does
         for index, instance, field in self.related:
             self.params[index] = field.get_db_prep_save(field.pre_save(instance, add=True), self.connection)
         model, connection = self.model, self.connection
-        with transaction.mark_for_rollback_on_error(self.alias), connection.cursor() as cursor:
-            cursor.execute(_statement(model, self.alias, len(self.instances), self.returning, self.unique), self.params)
-            if self.returning:
-                # In the order of the VALUES, as Django's bulk_create takes them (PostgreSQL, SQLite 3.35+).
-                pks = [row[0] for row in cursor.fetchall()]
-            elif len(self.instances) == 1:
-                pks = [connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)]
-            else:
-                return True
+        statement = _statement(model, self.alias, len(self.instances), self.returning, self.unique)
+        if cursor is not None:
+            pks = self._execute(cursor, _in_paramstyle(statement, self.alias))
+        else:
+            with transaction.mark_for_rollback_on_error(self.alias), connection.cursor() as django_cursor:
+                pks = self._execute(django_cursor, statement)
+        if pks is None:
+            return True
         if not pks:
             return False
         for instance, pk in zip(self.instances, pks, strict=True):
@@ -99,6 +106,79 @@ class Insert:
             instance._state.adding = False
             instance._state.db = self.alias
         return True
+
+    def _execute(self, cursor: Any, statement: str) -> list | None:
+        """The new rows' primary keys, in the order of the VALUES; None where the database cannot say."""
+        cursor.execute(statement, self.params)
+        if self.returning:
+            # In the order of the VALUES, as Django's bulk_create takes them (PostgreSQL, SQLite 3.35+).
+            return [row[0] for row in cursor.fetchall()]
+        if len(self.instances) == 1:
+            return [self.connection.ops.last_insert_id(cursor, self.model._meta.db_table, self.model._meta.pk.column)]
+        return None
+
+
+@contextmanager
+def transaction_of_inserts(alias: str = DEFAULT_DB_ALIAS, *, only_inserts: bool = True) -> Iterator[Any]:
+    """A transaction that only runs Inserts, begun and committed on the DB-API connection itself;
+    yields its cursor, for Insert.run. Where it cannot be so, it is transaction.atomic() and
+    yields None: when other writes run in it too (only_inserts false), when an atomic() block is
+    open (it nests in it), when the connection is watched (an execute_wrapper, the debug
+    cursor: they see every statement).
+
+    Nothing else may write in it: the ORM would not know a transaction is open (save() and
+    atomic() would begin another). What it saves is Django's transaction and cursor machinery,
+    which counts on SQLite: the transaction is the one writer at a time (bot.writer), and under
+    a burst of deliveries each step in it is waited for by the other writers. The database's
+    errors still come as Django's (IntegrityError, OperationalError), and any error, or a
+    failed COMMIT, rolls the transaction back."""
+    connection = transaction.get_connection(alias)
+    watched = connection.queries_logged or connection.execute_wrappers
+    if not only_inserts or connection.in_atomic_block or not connection.get_autocommit() or watched:
+        with transaction.atomic(using=alias):
+            yield None
+        return
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(_begin(alias))
+            try:
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                _rollback(connection, cursor)
+                raise
+        finally:
+            cursor.close()
+
+
+def _rollback(connection: BaseDatabaseWrapper, cursor: Any) -> None:
+    try:
+        cursor.execute("ROLLBACK")
+    except Exception:
+        # Rolled back by the database already, or the connection is broken: closed, never
+        # reused with a transaction that may still be open.
+        logger.warning("a transaction of inserts could not be rolled back: its connection is closed", exc_info=True)
+        connection.close()
+
+
+def _begin(alias: str) -> str:
+    """BEGIN as Django's atomic() says it on this database (SQLite's transaction_mode: IMMEDIATE here)."""
+    mode = getattr(connections[alias], "transaction_mode", None)
+    return f"BEGIN {mode}" if mode else "BEGIN"
+
+
+@cache
+def _in_paramstyle(statement: str, alias: str) -> str:
+    """Django's statement (%s placeholders) as the DB-API module takes it: SQLite's ?, psycopg2's %s."""
+    if connections[alias].Database.paramstyle == "qmark":  # type: ignore[attr-defined]  # each backend's DB-API module
+        converted = statement.replace("%s", "?")
+        if "%" in converted:
+            raise ValueError(f"a % other than a placeholder in {statement}")
+        return converted
+    return statement
 
 
 @cache

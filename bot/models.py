@@ -69,7 +69,8 @@ class Delivery(models.Model):
     detail = models.TextField(blank=True)
     for_user_x_id = models.CharField(max_length=20, blank=True, help_text="The subscribed account X delivered it for.")
     event_kinds = models.JSONField(default=list, blank=True)
-    event_uuid = models.CharField(max_length=200, blank=True, db_index=True, help_text="X Activity's id of this delivery of an event.")
+    # Not indexed: nothing looks a delivery up by it, and an index is one more page each webhook commit writes.
+    event_uuid = models.CharField(max_length=200, blank=True, help_text="X Activity's id of this delivery of an event.")
 
     class Meta:
         ordering = ["-received_at", "-pk"]

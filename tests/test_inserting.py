@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from bot.inserting import Insert
+from bot.inserting import Insert, transaction_of_inserts
 from bot.models import Delivery, Photo, Tweet
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,65 @@ def test_insert_new_skips_only_a_taken_key():
     with pytest.raises(IntegrityError), transaction.atomic():  # another constraint still raises (SQLite's OR IGNORE would not)
         Insert([Tweet(**{**tweet_values("1600000000000000012", delivery), "text": None})], unique="x_id").run()
     assert not Tweet.objects.filter(x_id="1600000000000000012").exists()
+
+
+# --- transaction_of_inserts: the Inserts on the DB-API cursor, in a transaction of their own ------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_of_inserts_runs_them_on_its_cursor_and_commits_them():
+    delivery, tweet = Delivery(**delivery_values()), None
+    with transaction_of_inserts() as cursor:
+        assert cursor is not None and not connection.in_atomic_block
+        Insert([delivery]).run(cursor)
+        tweet = Tweet(**tweet_values("1600000000000000020", delivery))
+        assert Insert([tweet], unique="x_id").run(cursor) is True
+        assert Insert([Tweet(**tweet_values("1600000000000000020", delivery))], unique="x_id").run(cursor) is False
+    by_save = Delivery.objects.create(**delivery_values())
+    assert stored(delivery) == stored(by_save)
+    assert stored(tweet) == {**stored(Tweet.objects.create(**tweet_values("1600000000000000021", by_save))), "x_id": "1600000000000000020", "delivery_id": delivery.pk}
+    assert Tweet.objects.filter(x_id="1600000000000000020").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_insert_rolls_back_the_whole_transaction_and_raises_djangos_error():
+    with pytest.raises(IntegrityError), transaction_of_inserts() as cursor:
+        delivery = Delivery(**delivery_values())
+        Insert([delivery]).run(cursor)
+        Insert([Tweet(**{**tweet_values("1600000000000000022", delivery), "text": None})]).run(cursor)  # NOT NULL
+    assert not Delivery.objects.exists()
+    Delivery.objects.create(**delivery_values())  # the connection is back in autocommit: this is committed
+    assert Delivery.objects.count() == 1 and not connection.in_atomic_block
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_commit_is_rolled_back():
+    # Foreign keys are checked at COMMIT (deferred, on both databases): a tweet of a delivery that is not there.
+    missing = Delivery(pk=987654, **delivery_values())
+    with pytest.raises(IntegrityError), transaction_of_inserts() as cursor:
+        Insert([Delivery(**delivery_values())]).run(cursor)
+        Insert([Tweet(**tweet_values("1600000000000000023", missing))]).run(cursor)
+    assert not Delivery.objects.exists() and not Tweet.objects.exists()
+    Delivery.objects.create(**delivery_values())
+    assert Delivery.objects.count() == 1
+
+
+def test_inside_an_atomic_block_it_is_part_of_it():
+    with transaction.atomic():
+        with transaction_of_inserts() as cursor:
+            assert cursor is None
+            Insert([Delivery(**delivery_values())]).run(cursor)
+        assert Delivery.objects.count() == 1
+        transaction.set_rollback(True)
+    assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_watched_connection_and_other_writes_get_djangos_transaction():
+    with CaptureQueriesContext(connection) as queries, transaction_of_inserts() as cursor:
+        assert cursor is None and connection.in_atomic_block
+        Insert([Delivery(**delivery_values())]).run(cursor)
+    assert any(query["sql"].startswith("INSERT INTO") for query in queries.captured_queries)
+    with transaction_of_inserts(only_inserts=False) as cursor:
+        assert cursor is None and connection.in_atomic_block
+    assert Delivery.objects.count() == 1

@@ -75,10 +75,10 @@ def test_a_delivery_that_cannot_be_recorded_is_kept_as_failed_and_x_is_asked_to_
     payload = payloads.delivery(payloads.tweet())
     insert = Insert.run
 
-    def photos_fail(self):  # the tweet's row is written, its photos' are not
+    def photos_fail(self, cursor=None):  # the tweet's row is written, its photos' are not
         if self.model is Photo:
             raise RuntimeError("disk full")
-        return insert(self)
+        return insert(self, cursor)
 
     with (
         mock.patch.object(Insert, "run", photos_fail),

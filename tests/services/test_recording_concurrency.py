@@ -19,10 +19,10 @@ def slow_photo_inserts(monkeypatch):
     """Each post's photo insert waits a moment, so its row lock is held while others race."""
     real_run = Insert.run
 
-    def slow_run(self):
+    def slow_run(self, cursor=None):
         if self.model is Photo:
             time.sleep(0.05)
-        return real_run(self)
+        return real_run(self, cursor)
 
     monkeypatch.setattr(Insert, "run", slow_run)
 
