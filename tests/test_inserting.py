@@ -159,7 +159,8 @@ def test_a_transaction_of_inserts_runs_them_on_its_cursor_and_commits_them():
         assert Insert([Tweet(**tweet_values("1600000000000000020", delivery))], unique="x_id").run(cursor) is False
     by_save = Delivery.objects.create(**delivery_values())
     assert stored(delivery) == stored(by_save)
-    assert stored(tweet) == {**stored(Tweet.objects.create(**tweet_values("1600000000000000021", by_save))), "x_id": "1600000000000000020", "delivery_id": delivery.pk}
+    tweet_by_save = Tweet.objects.create(**tweet_values("1600000000000000021", by_save))
+    assert stored(tweet) == {**stored(tweet_by_save), "x_id": "1600000000000000020", "delivery_id": delivery.pk}
     assert Tweet.objects.filter(x_id="1600000000000000020").count() == 1
 
 
