@@ -16,7 +16,8 @@ For SQLite and, when it answers, PostgreSQL, each in a child process of its own:
    second as cron would (work the bounded queue turned away waits in the database for it).
 
 Prints JSON: per case throughput, p50/p99, errors, gunicorn's processor time per request
-(steadier than throughput on a machine others share) and the ratios to the bare view; the
+(steadier than throughput on a machine others share; with PostgreSQL on this machine, its
+processes' time per request too: they share the cores) and the ratios to the bare view; the
 backlog's drain time, every tweet's final state and every reply posted once.
 Needs wrk (`make bench` installs the Debian package). Run: .venv/bin/python bench/load.py
 [--seconds 4] [--burst 240] [--postgres postgres://postgres@127.0.0.1:5432/<name>]
@@ -307,24 +308,43 @@ class Gunicorn:
         """wrk's figures, and the processor time gunicorn (its workers) spent per request meanwhile.
 
         Throughput on a machine shared with others moves with their load; the server's own
-        processor time per request moves much less, and says what a request costs."""
-        before = self.cpu_seconds()
+        processor time per request moves much less, and says what a request costs. With
+        PostgreSQL on this machine, its processes' time too: it shares the cores."""
+        before, database_before = self.cpu_seconds(), _postgres_cpu_seconds()
         figures = wrk(self.port, requests_file, connections=connections, seconds=seconds)
-        spent = self.cpu_seconds() - before
-        figures["server_cpu_ms_per_request"] = round(spent / max(figures["requests"], 1) * 1000, 3)
+        spent, database_spent = self.cpu_seconds() - before, _postgres_cpu_seconds() - database_before
+        requests = max(figures["requests"], 1)
+        figures["server_cpu_ms_per_request"] = round(spent / requests * 1000, 3)
+        if os.environ["DATABASE_URL"].startswith("postgres") and database_before:
+            figures["postgres_cpu_ms_per_request"] = round(database_spent / requests * 1000, 3)
         return figures
 
     def cpu_seconds(self) -> float:
         """User and system time of gunicorn and its workers so far (Linux's /proc)."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in (self.process.pid, *_children(self.process.pid)):
+        return sum(_cpu_seconds(pid) for pid in (self.process.pid, *_children(self.process.pid)))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's user and system time so far; 0 for one that just exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _postgres_cpu_seconds() -> float:
+    """User and system time so far of this machine's PostgreSQL processes (0 when it runs elsewhere)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # a worker that just exited
+                command = (entry / "comm").read_text().strip()
+            except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+            if command in ("postgres", "postmaster"):
+                total += _cpu_seconds(int(entry.name))
+    return total
 
 
 def _children(pid: int) -> list[int]:
