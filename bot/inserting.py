@@ -126,8 +126,9 @@ def transaction_of_inserts(alias: str = DEFAULT_DB_ALIAS, *, only_inserts: bool 
     open (it nests in it), when the connection is watched (an execute_wrapper, the debug
     cursor: they see every statement).
 
-    Nothing else may write in it: the ORM would not know a transaction is open (save() and
-    atomic() would begin another). What it saves is Django's transaction and cursor machinery,
+    Nothing else runs in it: the ORM would not know a transaction is open (atomic() would begin
+    another, or on PostgreSQL commit this one halfway; on_commit() would run at once), so a
+    statement through Django's cursor raises TransactionManagementError. What it saves is Django's transaction and cursor machinery,
     which counts on SQLite: the transaction is the one writer at a time (bot.writer), and under
     a burst of deliveries each step in it is waited for by the other writers. The database's
     errors still come as Django's (IntegrityError, OperationalError), and any error, or a
@@ -140,7 +141,7 @@ def transaction_of_inserts(alias: str = DEFAULT_DB_ALIAS, *, only_inserts: bool 
         return
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    with connection.wrap_database_errors:
+    with connection.wrap_database_errors, connection.execute_wrapper(_refused):
         cursor = connection.connection.cursor()
         try:
             cursor.execute(_begin(alias))
@@ -151,15 +152,21 @@ def transaction_of_inserts(alias: str = DEFAULT_DB_ALIAS, *, only_inserts: bool 
                 _rollback(connection, cursor)
                 raise
         finally:
-            cursor.close()
+            if connection.connection is not None:  # not closed by _rollback (a cursor of a closed one raises)
+                cursor.close()
+
+
+def _refused(execute: Any, sql: str, params: Any, many: bool, context: dict) -> Any:
+    """Django's cursor, in a transaction of inserts: the ORM would write as if none were open."""
+    raise transaction.TransactionManagementError(f"only Inserts run in transaction_of_inserts(), not {sql[:60]!r}: pass only_inserts=False")
 
 
 def _rollback(connection: BaseDatabaseWrapper, cursor: Any) -> None:
     try:
         cursor.execute("ROLLBACK")
     except Exception:
-        # Rolled back by the database already, or the connection is broken: closed, never
-        # reused with a transaction that may still be open.
+        # Rolled back by the database already (SQLite does, on a full disk or an I/O error), or
+        # the connection is broken: closed, never reused with a transaction that may be open.
         logger.warning("a transaction of inserts could not be rolled back: its connection is closed", exc_info=True)
         connection.close()
 

@@ -148,6 +148,16 @@ def test_insert_new_skips_only_a_taken_key():
 # --- transaction_of_inserts: the Inserts on the DB-API cursor, in a transaction of their own ------
 
 
+def transaction_open() -> bool:
+    """Whether the database connection itself has a transaction open (not Django's view of it)."""
+    raw = connection.connection
+    if raw is None:
+        return False
+    if connection.vendor == "sqlite":
+        return raw.in_transaction
+    return raw.info.transaction_status != 0  # psycopg2: TRANSACTION_STATUS_IDLE
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_transaction_of_inserts_runs_them_on_its_cursor_and_commits_them():
     delivery, tweet = Delivery(**delivery_values()), None
@@ -162,6 +172,7 @@ def test_a_transaction_of_inserts_runs_them_on_its_cursor_and_commits_them():
     tweet_by_save = Tweet.objects.create(**tweet_values("1600000000000000021", by_save))
     assert stored(tweet) == {**stored(tweet_by_save), "x_id": "1600000000000000020", "delivery_id": delivery.pk}
     assert Tweet.objects.filter(x_id="1600000000000000020").count() == 1
+    assert not transaction_open()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -170,7 +181,7 @@ def test_a_failing_insert_rolls_back_the_whole_transaction_and_raises_djangos_er
         delivery = Delivery(**delivery_values())
         Insert([delivery]).run(cursor)
         Insert([Tweet(**{**tweet_values("1600000000000000022", delivery), "text": None})]).run(cursor)  # NOT NULL
-    assert not Delivery.objects.exists()
+    assert not transaction_open() and not Delivery.objects.exists()
     Delivery.objects.create(**delivery_values())  # the connection is back in autocommit: this is committed
     assert Delivery.objects.count() == 1 and not connection.in_atomic_block
 
@@ -182,7 +193,32 @@ def test_a_failed_commit_is_rolled_back():
     with pytest.raises(IntegrityError), transaction_of_inserts() as cursor:
         Insert([Delivery(**delivery_values())]).run(cursor)
         Insert([Tweet(**tweet_values("1600000000000000023", missing))]).run(cursor)
+    assert not transaction_open()
     assert not Delivery.objects.exists() and not Tweet.objects.exists()
+    Delivery.objects.create(**delivery_values())
+    assert Delivery.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_orm_statement_in_it_is_refused_and_rolls_it_back():
+    # The ORM would write as if no transaction were open (on PostgreSQL, an atomic() in it commits it halfway).
+    with pytest.raises(transaction.TransactionManagementError, match="only Inserts"), transaction_of_inserts() as cursor:
+        Insert([Delivery(**delivery_values())]).run(cursor)
+        Delivery.objects.create(**delivery_values())
+    assert not transaction_open() and not Delivery.objects.exists()
+    with pytest.raises(transaction.TransactionManagementError), transaction_of_inserts() as cursor:
+        Insert([Delivery(**delivery_values())]).run()  # without its cursor: through Django's
+    assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_the_database_ended_itself_keeps_the_error_that_ended_it():
+    # SQLite rolls back by itself on a full disk or an I/O error; the ROLLBACK after it fails.
+    with pytest.raises(ValueError, match="the real error"), transaction_of_inserts() as cursor:
+        Insert([Delivery(**delivery_values())]).run(cursor)
+        cursor.execute("ROLLBACK")
+        raise ValueError("the real error")
+    assert not Delivery.objects.exists()  # on SQLite through a new connection: the old one was closed
     Delivery.objects.create(**delivery_values())
     assert Delivery.objects.count() == 1
 

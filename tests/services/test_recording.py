@@ -6,16 +6,18 @@ PostgreSQL: test_recording_concurrency.py.
 """
 
 import copy
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from bot import dispatch, services
 from bot.events import samples as payloads
 from bot.events.samples import BOT_ID, BOT_NAME
 from bot.inserting import Insert
-from bot.models import Delivery, Photo, Tweet
+from bot.models import Delivery, Photo, ReplayJob, Tweet
 from tests.fixtures.webhook import encode
 
 pytestmark = pytest.mark.django_db
@@ -349,3 +351,43 @@ def test_impossible_post_times_are_dropped_not_fatal(deliver, dispatched, create
 
     tweet = Tweet.objects.get()
     assert tweet.posted_at is None or tweet.posted_at.utcoffset().total_seconds() == 0
+
+
+# --- Outside a test's atomic block, as in production ---------------------------------------
+# The `db` fixture wraps each test in atomic(), so recording takes Django's transaction there;
+# here it takes its own (bot.inserting.transaction_of_inserts), and anything more than the
+# inserts must still go through Django's: the ORM is refused in the other.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mention_recorded_in_its_own_transaction_is_committed_and_then_dispatched(post_signed, dispatched):
+    committed = []
+    dispatched.side_effect = lambda job, pk: committed.append(Tweet.objects.filter(pk=pk, photos__isnull=False).exists())
+    post = payloads.tweet(photos=2)
+    assert post_signed(payloads.delivery(post)).status_code == 200
+    assert post_signed(payloads.delivery(post)).status_code == 200  # X's redelivery
+    tweet = Tweet.objects.get()
+    assert tweet.photos.count() == 2 and Delivery.objects.filter(outcome=Delivery.Outcome.RECORDED).count() == 2
+    assert committed == [True]  # once, and its rows were there when it was dispatched
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_a_deletion_and_a_finished_replay_are_recorded_in_djangos_transaction(post_signed, dispatched):
+    stop = payloads.tweet(text=f"@{BOT_NAME} stop", photos=0)
+    assert post_signed(payloads.delivery(stop)).status_code == 200
+    assert services.author_opted_out(payloads.AUTHOR_ID)
+
+    mention = payloads.tweet(author_id="1500000000000000077")
+    assert post_signed(payloads.delivery(mention)).status_code == 200
+    deletion = payloads.delete_event(mention["id_str"], "1500000000000000077")
+    assert post_signed(payloads.delivery(tweet_delete_events=[deletion])).status_code == 200
+    assert Tweet.objects.get(x_id=mention["id_str"]).status == Tweet.Status.DELETED
+
+    now = timezone.now()
+    job = ReplayJob.objects.create(
+        webhook_x_id="1800000000000000001", job_x_id="1750000000000000009", from_at=now - timedelta(hours=1), to_at=now
+    )
+    assert post_signed(payloads.replay_done(job.job_x_id)).status_code == 200
+    job.refresh_from_db()
+    assert job.status == ReplayJob.Status.COMPLETE
+    assert not Delivery.objects.exclude(outcome=Delivery.Outcome.RECORDED).exists()
