@@ -2,7 +2,7 @@
 
 For SQLite and, when it answers, PostgreSQL, each in a child process of its own:
 
-1. ack: gunicorn (2 workers x 4 threads) serves the site with processing elsewhere (the
+1. ack: gunicorn (2 workers x 4 threads, or --workers and --threads) serves the site with processing elsewhere (the
    dispatch seam only counts, as on Lambda where processing is another invocation). wrk
    drives a bare view (/bench/bare/, bench/load_urls.py: bench only) and then the webhook
    with a realistic mix of signed deliveries, at 1, 16 and 64 connections, a fixed
@@ -20,7 +20,7 @@ Prints JSON: per case throughput, p50/p99, errors, gunicorn's processor time per
 processes' time per request too: they share the cores) and the ratios to the bare view; the
 backlog's drain time, every tweet's final state and every reply posted once.
 Needs wrk (`make bench` installs the Debian package). Run: .venv/bin/python bench/load.py
-[--seconds 4] [--burst 240] [--postgres postgres://postgres@127.0.0.1:5432/<name>]
+[--seconds 4] [--burst 240] [--workers 2] [--threads 4] [--postgres postgres://postgres@127.0.0.1:5432/<name>]
 (the bench works in the database <name>_loadbench, made and dropped by it).
 """
 
@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "load.lua"
 CONNECTIONS = (1, 16, 64)
-WORKERS, THREADS = 2, 4
+SERVER = {"workers": 2, "threads": 4}  # gunicorn's, as issue 12 measured it; --workers, --threads
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/imagebot"
 
 
@@ -52,8 +52,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4, help="duration of each load case")
     parser.add_argument("--burst", type=int, default=240, help="deliveries in the backlog burst")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
+    parser.add_argument("--workers", type=int, default=SERVER["workers"], help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=SERVER["threads"], help="gunicorn threads per worker")
     parser.add_argument("--database", help=argparse.SUPPRESS)  # a child's own database URL
     args = parser.parse_args()
+    SERVER.update(workers=args.workers, threads=args.threads)
     if shutil.which("wrk") is None:
         sys.exit("bench/load.py needs wrk: apt-get install wrk (make bench installs it)")
     if args.database:
@@ -67,11 +70,13 @@ def main() -> None:
         results = []
         for url in urls:
             child = [sys.executable, __file__, "--database", url, "--seconds", str(args.seconds), "--burst", str(args.burst)]
+            child += ["--workers", str(args.workers), "--threads", str(args.threads)]
             out = subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         if len(urls) == 1:
             results.append({"database": "postgresql", "skipped": f"not reachable at {args.postgres}" if args.postgres else "not asked for"})
-        print(json.dumps({"benchmark": "load", "server": f"gunicorn {WORKERS} workers x {THREADS} threads", "results": results}, indent=2))
+        server = f"gunicorn {args.workers} workers x {args.threads} threads"
+        print(json.dumps({"benchmark": "load", "server": server, "results": results}, indent=2))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -285,13 +290,13 @@ class Gunicorn:
         else:
             env.update(BENCH_PROCESSING="", IMAGEBOT_DISPATCH="thread")
         gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "imagebot_site.wsgi:application"]
-        options = ["--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS), "--threads", str(THREADS)]
+        options = ["--bind", f"127.0.0.1:{self.port}", "--workers", str(SERVER["workers"]), "--threads", str(SERVER["threads"])]
         self.process = subprocess.Popen([*gunicorn, *options, "--log-level", "warning"], cwd=ROOT, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/bare/", timeout=1).read()
-                for _ in range(WORKERS * 4):  # let every worker load the site before measuring
+                for _ in range(SERVER["workers"] * 4):  # let every worker load the site before measuring
                     urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/bare/", timeout=5).read()
                 return self
             except OSError:
