@@ -16,6 +16,10 @@ save(); but an Insert with `unique` skips a row whose unique value is taken (ON 
 (column) DO NOTHING, on PostgreSQL and SQLite alike), which save() cannot: a redelivered
 post is then one statement that writes nothing, not a failed transaction tried again. The
 tests compare its rows with save()'s and bulk_create()'s, field by field, on both databases.
+
+A transaction that runs Inserts and nothing else (the webhook's, for most deliveries) can
+be transaction_of_inserts(): BEGIN, the statements and COMMIT on the DB-API cursor, without
+Django's atomic() and cursor wrappers around each step (Django offers no lighter transaction).
 """
 
 from __future__ import annotations
