@@ -132,11 +132,11 @@ def transaction_of_inserts(alias: str = DEFAULT_DB_ALIAS, *, only_inserts: bool 
 
     Nothing else runs in it: the ORM would not know a transaction is open (atomic() would begin
     another, or on PostgreSQL commit this one halfway; on_commit() would run at once), so a
-    statement through Django's cursor raises TransactionManagementError. What it saves is Django's transaction and cursor machinery,
-    which counts on SQLite: the transaction is the one writer at a time (bot.writer), and under
-    a burst of deliveries each step in it is waited for by the other writers. The database's
-    errors still come as Django's (IntegrityError, OperationalError), and any error, or a
-    failed COMMIT, rolls the transaction back."""
+    statement through Django's cursor raises TransactionManagementError. What it saves is
+    Django's transaction and cursor machinery, which counts on SQLite: the transaction is the
+    one writer at a time (bot.writer), and under a burst of deliveries each step in it is
+    waited for by the other writers. The database's errors still come as Django's
+    (IntegrityError, OperationalError), and any error, or a failed COMMIT, rolls it back."""
     connection = transaction.get_connection(alias)
     watched = connection.queries_logged or connection.execute_wrappers
     if not only_inserts or connection.in_atomic_block or not connection.get_autocommit() or watched:
