@@ -4,11 +4,10 @@ For SQLite and, when it answers, PostgreSQL, each in a child process of its own:
 
 1. ack: gunicorn (2 workers x 4 threads, or --workers and --threads) serves the site with
    processing elsewhere (the dispatch seam only counts, as on Lambda where processing is
-   another invocation). wrk
-   drives a bare view (/bench/bare/, bench/load_urls.py: bench only) and then the webhook
-   with a realistic mix of signed deliveries, at 1, 16 and 64 connections, a fixed
-   duration each: mentions with photos, text-only mentions, the bot's own posts,
-   redeliveries, ignored event kinds.
+   another invocation). wrk drives a bare view (/bench/bare/, bench/load_urls.py: bench
+   only) and then the webhook with a realistic mix of signed deliveries, at 1, 16 and 64
+   connections, a fixed duration each: mentions with photos, text-only mentions, the bot's
+   own posts, redeliveries, ignored event kinds.
 2. backlog: the tables emptied, gunicorn again with `make run`'s thread dispatch and real,
    offline processing: photos from the local media server (tests/fixtures/media_server.py),
    recognised by the local recogniser (IMAGEBOT_RECOGNISER=local, the ONNX models), replies
