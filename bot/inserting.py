@@ -136,7 +136,10 @@ def transaction_of_inserts(alias: str = DEFAULT_DB_ALIAS, *, only_inserts: bool 
     Django's transaction and cursor machinery, which counts on SQLite: the transaction is the
     one writer at a time (bot.writer), and under a burst of deliveries each step in it is
     waited for by the other writers. The database's errors still come as Django's
-    (IntegrityError, OperationalError), and any error, or a failed COMMIT, rolls it back."""
+    (IntegrityError, OperationalError), and any error, or a failed COMMIT, rolls it back. An
+    error must leave the block: inside it, it is still the driver's, and caught there, the rest
+    would commit (SQLite) or be rolled back at COMMIT without a word (PostgreSQL). Callers
+    hold their on-commit work until it ends (bot.dispatch.dispatches_held)."""
     connection = transaction.get_connection(alias)
     watched = connection.queries_logged or connection.execute_wrappers
     if not only_inserts or connection.in_atomic_block or not connection.get_autocommit() or watched:
@@ -168,11 +171,14 @@ def _refused(execute: Any, sql: str, params: Any, many: bool, context: dict) -> 
 def _rollback(connection: BaseDatabaseWrapper, cursor: Any) -> None:
     try:
         cursor.execute("ROLLBACK")
-    except Exception:
-        # Rolled back by the database already (SQLite does, on a full disk or an I/O error), or
-        # the connection is broken: closed, never reused with a transaction that may be open.
-        logger.warning("a transaction of inserts could not be rolled back: its connection is closed", exc_info=True)
+    except BaseException as exc:
+        # Rolled back by the database already (SQLite does, on a full disk or an I/O error), the
+        # connection broken, or an interrupt meanwhile: closed, never reused with a transaction
+        # that may be open.
         connection.close()
+        if not isinstance(exc, Exception):
+            raise
+        logger.warning("a transaction of inserts could not be rolled back: its connection is closed", exc_info=True)
 
 
 def _begin(alias: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from bot.inserting import Insert, transaction_of_inserts
+from bot.inserting import Insert, _rollback, transaction_of_inserts
 from bot.models import Delivery, Photo, Tweet
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +242,20 @@ def test_a_watched_connection_and_other_writes_get_djangos_transaction():
     with transaction_of_inserts(only_inserts=False) as cursor:
         assert cursor is None and connection.in_atomic_block
     assert Delivery.objects.count() == 1
+
+
+def test_an_interrupt_during_the_rollback_closes_the_connection_and_goes_on():
+    class Cursor:
+        def execute(self, sql):
+            raise KeyboardInterrupt
+
+    class Connection:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    held = Connection()
+    with pytest.raises(KeyboardInterrupt):
+        _rollback(held, Cursor())
+    assert held.closed  # never reused with the transaction it may still hold
