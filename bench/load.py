@@ -8,6 +8,10 @@ For SQLite and, when it answers, PostgreSQL, each in a child process of its own:
    only) and then the webhook with a realistic mix of signed deliveries, at 1, 16 and 64
    connections, a fixed duration each: mentions with photos, text-only mentions, the bot's
    own posts, redeliveries, ignored event kinds.
+   With --floors, then the same at 1 and 16 connections with the webhook stopped short of its
+   transaction (bench/load_urls.py, BENCH_FLOOR): "parsed" writes nothing, "delivery" only
+   the Delivery's row, in one INSERT that commits by itself. How near the bare view the
+   answer could come with no write at all, and with the least write that keeps what came.
 2. backlog: the tables emptied, gunicorn again with `make run`'s thread dispatch and real,
    offline processing: photos from the local media server (tests/fixtures/media_server.py),
    recognised by the local recogniser (IMAGEBOT_RECOGNISER=local, the ONNX models), replies
@@ -17,10 +21,11 @@ For SQLite and, when it answers, PostgreSQL, each in a child process of its own:
 
 Prints JSON: per case throughput, p50/p99, errors, gunicorn's processor time per request
 (steadier than throughput on a machine others share; with PostgreSQL on this machine, its
-processes' time per request too: they share the cores) and the ratios to the bare view; the
-backlog's drain time, every tweet's final state and every reply posted once.
+processes' time per request too: they share the cores) and the ratios to the bare view (run
+before and after the webhook; the ratios are to the better run); the backlog's drain time,
+every tweet's final state and every reply posted once.
 Needs wrk (`make bench` installs the Debian package). Run: .venv/bin/python bench/load.py
-[--seconds 4] [--burst 240] [--workers 2] [--threads 4] [--postgres postgres://postgres@127.0.0.1:5432/<name>]
+[--seconds 4] [--burst 240] [--workers 2] [--threads 4] [--floors] [--postgres postgres://postgres@127.0.0.1:5432/<name>]
 (the bench works in the database <name>_loadbench, made and dropped by it).
 """
 
@@ -43,6 +48,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "load.lua"
 CONNECTIONS = (1, 16, 64)
+FLOORS = ("parsed", "delivery")  # --floors: bench/load_urls.py's BENCH_FLOOR
+FLOOR_CONNECTIONS = (1, 16)
 SERVER = {"workers": 2, "threads": 4}  # gunicorn's, as issue 12 measured it; --workers, --threads
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/imagebot"
 
@@ -54,13 +61,14 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
     parser.add_argument("--workers", type=int, default=SERVER["workers"], help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=SERVER["threads"], help="gunicorn threads per worker")
+    parser.add_argument("--floors", action="store_true", help="also the webhook without its transaction (bench/load_urls.py)")
     parser.add_argument("--database", help=argparse.SUPPRESS)  # a child's own database URL
     args = parser.parse_args()
     SERVER.update(workers=args.workers, threads=args.threads)
     if shutil.which("wrk") is None:
         sys.exit("bench/load.py needs wrk: apt-get install wrk (make bench installs it)")
     if args.database:
-        print(json.dumps(run_database(args.database, seconds=args.seconds, burst=args.burst)))
+        print(json.dumps(run_database(args.database, seconds=args.seconds, burst=args.burst, floors=args.floors)))
         return
     workdir = tempfile.mkdtemp(prefix="imagebot-load-")
     try:
@@ -70,7 +78,7 @@ def main() -> None:
         results = []
         for url in urls:
             child = [sys.executable, __file__, "--database", url, "--seconds", str(args.seconds), "--burst", str(args.burst)]
-            child += ["--workers", str(args.workers), "--threads", str(args.threads)]
+            child += ["--workers", str(args.workers), "--threads", str(args.threads)] + (["--floors"] if args.floors else [])
             out = subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         if len(urls) == 1:
@@ -94,7 +102,7 @@ def postgres_reachable(url: str) -> bool:
 # --- One database, in a child process --------------------------------------------------
 
 
-def run_database(url: str, *, seconds: int, burst: int) -> dict:
+def run_database(url: str, *, seconds: int, burst: int, floors: bool = False) -> dict:
     sys.path.insert(0, str(ROOT))
     workdir = tempfile.mkdtemp(prefix="imagebot-load-")
     env = {
@@ -133,6 +141,10 @@ def run_database(url: str, *, seconds: int, burst: int) -> dict:
         connection.close()
         result: dict = {"database": "postgresql" if postgres else "sqlite"}
         result["ack"] = _ack_cases(workdir, photos, seconds=seconds)
+        if floors:
+            result["floors"] = {
+                floor: _ack_cases(workdir, photos, seconds=seconds, floor=floor, connections_each=FLOOR_CONNECTIONS) for floor in FLOORS
+            }
         call_command("flush", interactive=False, verbosity=0)
         connection.close()
         result["backlog"] = _backlog(workdir, photos, burst=burst, fake_x=x_server.fake)
@@ -163,23 +175,34 @@ def _postgres_database(url: str, *, create: bool) -> None:
         admin.close()  # psycopg2's `with connection` ends a transaction, it does not close
 
 
-def _ack_cases(workdir: str, photos: list[str], *, seconds: int) -> list[dict]:
+def _ack_cases(
+    workdir: str, photos: list[str], *, seconds: int, floor: str = "", connections_each: tuple[int, ...] = CONNECTIONS
+) -> list[dict]:
     cases = []
-    with Gunicorn(processing="elsewhere") as server:
+    with Gunicorn(processing="elsewhere", floor=floor) as server:
         bare_file = _requests_file(workdir, "bare", [("GET", "/bench/bare/", "-", "")])
-        for connections in CONNECTIONS:
+        for connections in connections_each:
             bare = server.wrk(bare_file, connections=connections, seconds=seconds)
             # Enough distinct deliveries that wrk rarely runs out (then it starts over: redeliveries).
             mixed = _requests_file(workdir, f"mix-{connections}", mix(int(bare["requests_per_s"] * seconds * 0.8) + 500, photos))
             hook = server.wrk(mixed, connections=connections, seconds=seconds)
+            # The bare view again after the webhook, and the ratios to the better of its two
+            # runs: one the machine slowed (PostgreSQL's background work after a burst of
+            # writes, another program) would flatter the webhook.
+            bare_after = server.wrk(bare_file, connections=connections, seconds=seconds)
+            best = max(bare, bare_after, key=lambda run: run["requests_per_s"])
             cases.append(
                 {
                     "connections": connections,
                     "bare": bare,
                     "webhook": hook,
-                    "throughput_ratio": round(hook["requests_per_s"] / bare["requests_per_s"], 3),
-                    "p50_ratio": round(hook["p50_ms"] / bare["p50_ms"], 2),
-                    "server_cpu_ratio": round(hook["server_cpu_ms_per_request"] / bare["server_cpu_ms_per_request"], 2),
+                    "bare_after": bare_after,
+                    "throughput_ratio": round(hook["requests_per_s"] / best["requests_per_s"], 3),
+                    "p50_ratio": round(hook["p50_ms"] / min(bare["p50_ms"], bare_after["p50_ms"]), 2),
+                    "server_cpu_ratio": round(
+                        hook["server_cpu_ms_per_request"] / min(bare["server_cpu_ms_per_request"], bare_after["server_cpu_ms_per_request"]),
+                        2,
+                    ),
                 }
             )
     return cases
@@ -278,13 +301,14 @@ def _requests_file(workdir: str, name: str, lines: list[tuple[str, str, str, str
 class Gunicorn:
     """The site under gunicorn on a free port of 127.0.0.1, until the block ends."""
 
-    def __init__(self, *, processing: str) -> None:
+    def __init__(self, *, processing: str, floor: str = "") -> None:
         self.processing = processing
+        self.floor = floor  # bench/load_urls.py's BENCH_FLOOR
         self.port = _free_port()
 
     def __enter__(self) -> Gunicorn:
         # WhiteNoise warns of a static folder never collected: the bench serves no static files.
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore:No directory at")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore:No directory at", BENCH_FLOOR=self.floor)
         if self.processing == "elsewhere":
             env.update(BENCH_PROCESSING="elsewhere", IMAGEBOT_DISPATCH="thread")
         else:

@@ -2,6 +2,11 @@
 
 With BENCH_PROCESSING=elsewhere the dispatch seam only counts (as bench/webhook.py does):
 the webhook's work ends at the 200, as on Lambda where processing is another invocation.
+
+With BENCH_FLOOR (bench/load.py --floors), the webhook stops short of its transaction, to
+measure what the answer costs without it: "parsed" writes nothing (the signature checked,
+the delivery parsed, its rows prepared), "delivery" writes the Delivery's row alone, one
+INSERT that commits by itself, the least the webhook can store and still keep what came.
 """
 
 import os
@@ -9,11 +14,33 @@ import os
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from bot import dispatch
+from bot import conf, dispatch, services
+from bot.events import parse_delivery
+from bot.models import Delivery
+from bot.services.recording import delivery_rows_prepare
+from bot.writer import one_writer
 from imagebot_site.urls import urlpatterns as site_urlpatterns
 
 if os.environ.get("BENCH_PROCESSING") == "elsewhere":
     dispatch.dispatch = lambda job, tweet_pk: None
+
+FLOOR = os.environ.get("BENCH_FLOOR", "")
+if FLOOR not in ("", "parsed", "delivery"):
+    raise ValueError(f"BENCH_FLOOR is parsed or delivery, not {FLOOR!r}")
+
+
+def _floor_record(*, body: bytes, payload: dict) -> Delivery:
+    """services.delivery_record up to its transaction; for "delivery", the Delivery's row alone."""
+    parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
+    delivery, delivery_insert, _writes = delivery_rows_prepare(body, parsed=parsed)
+    if FLOOR == "delivery":
+        with one_writer():
+            delivery_insert.run()  # in autocommit: the statement is its own transaction
+    return delivery
+
+
+if FLOOR:
+    services.delivery_record = _floor_record  # what the webhook view calls
 
 
 def bare(request: HttpRequest) -> HttpResponse:

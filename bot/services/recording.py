@@ -71,6 +71,27 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery) -> tuple[Delivery, lis
 
     The rows are prepared before the transaction opens, which then only writes them: on
     SQLite it is the one writer at a time (bot.writer), and the other writers wait for it."""
+    delivery, delivery_insert, writes = delivery_rows_prepare(body, parsed=parsed)
+    # Most deliveries only insert rows (no deletion, no replay finished, no stop or start):
+    # their transaction runs the Inserts alone, as cheaply as it can (see transaction_of_inserts).
+    words = any(isinstance(write, _NewTweet) and write.opt_word for write in writes)
+    only_inserts = not parsed.deletions and not parsed.replays_done and not words
+    with dispatch.dispatches_held(), one_writer(), transaction_of_inserts(only_inserts=only_inserts) as cursor:
+        delivery_insert.run(cursor)
+        for write in writes:
+            if isinstance(write, TweetDeleteEvent):
+                tweet_mark_deleted(write.x_id, delivery=delivery, author_x_id=write.author_x_id)
+            else:
+                write.record(cursor)
+        for done in parsed.replays_done:
+            replaying.replay_job_finished(done)
+    return delivery, writes
+
+
+def delivery_rows_prepare(body: bytes, *, parsed: ParsedDelivery) -> tuple[Delivery, Insert, list[_NewTweet | TweetDeleteEvent]]:
+    """A delivery's rows, ready to write: its Delivery and that one's Insert, and its posts'
+    (a deletion as it came), in the order they are written. Nothing is written yet (bench/load.py's
+    floors measure the answer up to here)."""
     delivery = Delivery(
         body=body,
         size=len(body),
@@ -89,20 +110,7 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery) -> tuple[Delivery, lis
         event if isinstance(event, TweetDeleteEvent) else _NewTweet.prepare(event, delivery=delivery, for_user_x_id=parsed.for_user_x_id)
         for event in events
     ]
-    # Most deliveries only insert rows (no deletion, no replay finished, no stop or start):
-    # their transaction runs the Inserts alone, as cheaply as it can (see transaction_of_inserts).
-    words = any(isinstance(write, _NewTweet) and write.opt_word for write in writes)
-    only_inserts = not parsed.deletions and not parsed.replays_done and not words
-    with dispatch.dispatches_held(), one_writer(), transaction_of_inserts(only_inserts=only_inserts) as cursor:
-        delivery_insert.run(cursor)
-        for write in writes:
-            if isinstance(write, TweetDeleteEvent):
-                tweet_mark_deleted(write.x_id, delivery=delivery, author_x_id=write.author_x_id)
-            else:
-                write.record(cursor)
-        for done in parsed.replays_done:
-            replaying.replay_job_finished(done)
-    return delivery, writes
+    return delivery, delivery_insert, writes
 
 
 def _id_order(event: TweetEvent | TweetDeleteEvent) -> tuple[tuple[int, str], bool]:
