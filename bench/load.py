@@ -22,8 +22,8 @@ For SQLite and, when it answers, PostgreSQL, each in a child process of its own:
 Prints JSON: per case throughput, p50/p99, errors, gunicorn's processor time per request
 (steadier than throughput on a machine others share; with PostgreSQL on this machine, its
 processes' time per request too: they share the cores) and the ratios to the bare view (run
-before and after the webhook; the ratios are to the better run); the backlog's drain time,
-every tweet's final state and every reply posted once.
+before and after the webhook; each ratio is to the better figure of the two runs); the
+backlog's drain time, every tweet's final state and every reply posted once.
 Needs wrk (`make bench` installs the Debian package). Run: .venv/bin/python bench/load.py
 [--seconds 4] [--burst 240] [--workers 2] [--threads 4] [--floors] [--postgres postgres://postgres@127.0.0.1:5432/<name>]
 (the bench works in the database <name>_loadbench, made and dropped by it).
@@ -186,8 +186,8 @@ def _ack_cases(
             # Enough distinct deliveries that wrk rarely runs out (then it starts over: redeliveries).
             mixed = _requests_file(workdir, f"mix-{connections}", mix(int(bare["requests_per_s"] * seconds * 0.8) + 500, photos))
             hook = server.wrk(mixed, connections=connections, seconds=seconds)
-            # The bare view again after the webhook, and the ratios to the better of its two
-            # runs: one the machine slowed (PostgreSQL's background work after a burst of
+            # The bare view again after the webhook, and each ratio to the better figure of its
+            # two runs: one the machine slowed (PostgreSQL's background work after a burst of
             # writes, another program) would flatter the webhook.
             bare_after = server.wrk(bare_file, connections=connections, seconds=seconds)
             best = max(bare, bare_after, key=lambda run: run["requests_per_s"])

@@ -6,11 +6,13 @@ the webhook's work ends at the 200, as on Lambda where processing is another inv
 With BENCH_FLOOR (bench/load.py --floors), the webhook stops short of its transaction, to
 measure what the answer costs without it: "parsed" writes nothing (the signature checked,
 the delivery parsed, its rows prepared), "delivery" writes the Delivery's row alone, one
-INSERT that commits by itself, the least the webhook can store and still keep what came.
+INSERT that commits by itself (after the connection's health check, as the webhook's), the
+least the webhook can store and still keep what came.
 """
 
 import os
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
@@ -30,12 +32,24 @@ if FLOOR not in ("", "parsed", "delivery"):
 
 
 def _floor_record(*, body: bytes, payload: dict) -> Delivery:
-    """services.delivery_record up to its transaction; for "delivery", the Delivery's row alone."""
+    """services.delivery_record up to its transaction; for "delivery", the Delivery's row alone.
+
+    The row goes as the webhook's transaction sends its statements (bot.inserting's
+    transaction_of_inserts): after the connection's health check, on the DB-API cursor, under
+    SQLite's writer queue; in autocommit, without BEGIN and COMMIT, the INSERT commits itself."""
     parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
     delivery, delivery_insert, _writes = delivery_rows_prepare(body, parsed=parsed)
     if FLOOR == "delivery":
+        connection = transaction.get_connection()
         with one_writer():
-            delivery_insert.run()  # in autocommit: the statement is its own transaction
+            connection.close_if_health_check_failed()
+            connection.ensure_connection()
+            with connection.wrap_database_errors:
+                cursor = connection.connection.cursor()
+                try:
+                    delivery_insert.run(cursor)
+                finally:
+                    cursor.close()
     return delivery
 
 

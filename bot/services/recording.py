@@ -90,8 +90,7 @@ def _delivery_record(body: bytes, parsed: ParsedDelivery) -> tuple[Delivery, lis
 
 def delivery_rows_prepare(body: bytes, *, parsed: ParsedDelivery) -> tuple[Delivery, Insert, list[_NewTweet | TweetDeleteEvent]]:
     """A delivery's rows, ready to write: its Delivery and that one's Insert, and its posts'
-    (a deletion as it came), in the order they are written. Nothing is written yet (bench/load.py's
-    floors measure the answer up to here)."""
+    (a deletion as it came), in the order they are written. Nothing is written yet."""
     delivery = Delivery(
         body=body,
         size=len(body),
