@@ -12,12 +12,12 @@ least the webhook can store and still keep what came.
 
 import os
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
 from bot import conf, dispatch, services
 from bot.events import parse_delivery
+from bot.inserting import dbapi_cursor
 from bot.models import Delivery
 from bot.services.recording import delivery_rows_prepare
 from bot.writer import one_writer
@@ -35,21 +35,13 @@ def _floor_record(*, body: bytes, payload: dict) -> Delivery:
     """services.delivery_record up to its transaction; for "delivery", the Delivery's row alone.
 
     The row goes as the webhook's transaction sends its statements (bot.inserting's
-    transaction_of_inserts): after the connection's health check, on the DB-API cursor, under
-    SQLite's writer queue; in autocommit, without BEGIN and COMMIT, the INSERT commits itself."""
+    dbapi_cursor, under SQLite's writer queue), but in autocommit, without BEGIN and COMMIT:
+    the INSERT commits itself."""
     parsed = parse_delivery(payload, bot_user_id=conf.x_bot_user_id())
     delivery, delivery_insert, _writes = delivery_rows_prepare(body, parsed=parsed)
     if FLOOR == "delivery":
-        connection = transaction.get_connection()
-        with one_writer():
-            connection.close_if_health_check_failed()
-            connection.ensure_connection()
-            with connection.wrap_database_errors:
-                cursor = connection.connection.cursor()
-                try:
-                    delivery_insert.run(cursor)
-                finally:
-                    cursor.close()
+        with one_writer(), dbapi_cursor() as cursor:
+            delivery_insert.run(cursor)
     return delivery
 
 

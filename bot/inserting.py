@@ -146,20 +146,31 @@ def transaction_of_inserts(alias: str = DEFAULT_DB_ALIAS, *, only_inserts: bool 
         with transaction.atomic(using=alias):
             yield None
         return
+    with dbapi_cursor(alias) as cursor, connection.execute_wrapper(_refused):
+        cursor.execute(_begin(alias))
+        try:
+            yield cursor
+            cursor.execute("COMMIT")
+        except BaseException:
+            _rollback(connection, cursor)
+            raise
+
+
+@contextmanager
+def dbapi_cursor(alias: str = DEFAULT_DB_ALIAS) -> Iterator[Any]:
+    """A cursor of the DB-API connection itself, for Insert.run: the connection health-checked
+    and opened as Django's cursor() would, the database's errors raised as Django's. It runs in
+    whatever state the connection is (in autocommit, each statement commits itself); closed at
+    the end unless the connection was closed meanwhile (a cursor of a closed one raises)."""
+    connection = connections[alias]
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    with connection.wrap_database_errors, connection.execute_wrapper(_refused):
+    with connection.wrap_database_errors:
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(_begin(alias))
-            try:
-                yield cursor
-                cursor.execute("COMMIT")
-            except BaseException:
-                _rollback(connection, cursor)
-                raise
+            yield cursor
         finally:
-            if connection.connection is not None:  # not closed by _rollback (a cursor of a closed one raises)
+            if connection.connection is not None:
                 cursor.close()
 
 
