@@ -88,8 +88,8 @@ class Insert:
     def run(self, cursor: Any = None) -> bool:
         """Insert the rows; True unless a taken unique value left its row out (the instance then stays unsaved).
 
-        cursor: the DB-API cursor that transaction_of_inserts() yields, to run the statement on
-        it directly; None runs it through Django's cursor, in whatever transaction is open."""
+        cursor: a DB-API cursor, transaction_of_inserts()'s or dbapi_cursor()'s, to run the
+        statement on it directly; None runs it through Django's cursor, in whatever transaction is open."""
         for instance in self.instances:
             instance._prepare_related_fields_for_save(operation_name="Insert")  # type: ignore[attr-defined]  # as bulk_create does
         for index, instance, field in self.related:
@@ -170,7 +170,7 @@ def dbapi_cursor(alias: str = DEFAULT_DB_ALIAS) -> Iterator[Any]:
         try:
             yield cursor
         finally:
-            if connection.connection is not None:
+            if connection.connection is not None:  # not closed meanwhile (by _rollback, say): a cursor of a closed one raises
                 cursor.close()
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from bot.inserting import Insert, _rollback, transaction_of_inserts
+from bot.inserting import Insert, _rollback, dbapi_cursor, transaction_of_inserts
 from bot.models import Delivery, Photo, Tweet
 
 pytestmark = pytest.mark.django_db
@@ -173,6 +173,19 @@ def test_a_transaction_of_inserts_runs_them_on_its_cursor_and_commits_them():
     assert stored(tweet) == {**stored(tweet_by_save), "x_id": "1600000000000000020", "delivery_id": delivery.pk}
     assert Tweet.objects.filter(x_id="1600000000000000020").count() == 1
     assert not transaction_open()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dbapi_cursor_in_autocommit_commits_each_insert_and_raises_djangos_errors():
+    delivery = Delivery(**delivery_values())
+    with pytest.raises(IntegrityError), dbapi_cursor() as cursor:
+        assert Insert([delivery]).run(cursor) is True
+        raw = cursor
+        Insert([Tweet(**{**tweet_values("1600000000000000024", delivery), "text": None})]).run(cursor)  # NOT NULL
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [delivery.pk]  # committed by itself, kept
+    assert not transaction_open() and not Tweet.objects.exists()
+    with pytest.raises(Exception, match="closed"):
+        raw.execute("SELECT 1")  # closed at the end of the block
 
 
 @pytest.mark.django_db(transaction=True)
